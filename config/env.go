@@ -1,0 +1,134 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// apiEnv is the zero-config service, read from the environment. None of
+// these variables is secret: MCP_API_KEY is read by the credentials package.
+type apiEnv struct {
+	BaseURL          string `env:"MCP_API_BASE_URL"`
+	Auth             string `env:"MCP_API_AUTH" envDefault:"bearer"`
+	Allow            string `env:"MCP_API_ALLOW"`
+	Scopes           string `env:"MCP_API_SCOPES"`
+	Timeout          string `env:"MCP_API_TIMEOUT"`
+	MaxResponseBytes string `env:"MCP_API_MAX_RESPONSE_BYTES"`
+	Docs             string `env:"MCP_API_DOCS"`
+}
+
+// Load builds the configuration: the services file at path when path is not
+// empty, plus the zero-config service "api" when MCP_API_BASE_URL is set.
+// environ is the environment as a map (nil: empty), so tests need no
+// process state.
+func Load(path string, environ map[string]string) (*Config, error) {
+	var e apiEnv
+	// Every field is a string, so env/v11 cannot fail on a value; it still
+	// returns errors for malformed options, which quote no values.
+	if err := env.ParseWithOptions(&e, env.Options{Environment: environ}); err != nil {
+		return nil, fmt.Errorf("reading MCP_API_* variables: %w", err)
+	}
+	c := &Config{}
+	if path != "" {
+		fc, err := LoadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		c = fc
+	}
+	c.Scopes = splitList(e.Scopes)
+	if e.BaseURL == "" {
+		if path == "" {
+			return nil, errors.New("MCP_API_BASE_URL is not set; set it to the API's root URL (like https://api.example.com/v1) in the env block of your MCP client config, or pass --config FILE")
+		}
+		return c, nil
+	}
+	if _, dup := c.Service(DefaultServiceName); dup {
+		return nil, fmt.Errorf("MCP_API_BASE_URL is set and %s also defines a service named %q; remove one of them", path, DefaultServiceName)
+	}
+	s, err := e.service()
+	if err != nil {
+		return nil, err
+	}
+	c.Services = append(c.Services, s)
+	if err := c.validate(); err != nil {
+		return nil, envError(err)
+	}
+	return c, nil
+}
+
+func (e apiEnv) service() (Service, error) {
+	s := Service{Name: DefaultServiceName, BaseURL: e.BaseURL, Docs: e.Docs}
+	auth, err := ParseAuth(e.Auth)
+	if err != nil {
+		return s, fmt.Errorf("MCP_API_AUTH: %w", err)
+	}
+	if auth.Type != AuthNone {
+		auth.Env = "MCP_API_KEY"
+	}
+	if auth.Type == AuthBasic {
+		auth.UsernameEnv = "MCP_API_USERNAME"
+	}
+	s.Auth = auth
+	s.Allow = splitList(e.Allow)
+	if e.Timeout != "" {
+		d, err := time.ParseDuration(e.Timeout)
+		if err != nil || d <= 0 {
+			return s, errors.New("MCP_API_TIMEOUT is not a positive duration; write it like 30s or 2m")
+		}
+		s.Timeout = d
+	}
+	if e.MaxResponseBytes != "" {
+		n, err := strconv.ParseInt(e.MaxResponseBytes, 10, 64)
+		if err != nil || n <= 0 {
+			return s, errors.New("MCP_API_MAX_RESPONSE_BYTES is not a positive number of bytes, like 262144")
+		}
+		s.MaxResponseBytes = n
+	}
+	return s, nil
+}
+
+// ParseAuth parses MCP_API_AUTH: "bearer", "header:NAME", "query:NAME",
+// "basic" or "none". The result has no Env; the caller names it.
+func ParseAuth(s string) (Auth, error) {
+	typ, name, _ := strings.Cut(strings.TrimSpace(s), ":")
+	a := Auth{Type: strings.ToLower(typ), Name: name}
+	switch a.Type {
+	case AuthBearer, AuthBasic, AuthNone:
+		if name != "" {
+			return a, fmt.Errorf("%q takes no name; use bearer, basic, none, header:NAME or query:NAME", s)
+		}
+	case AuthHeader, AuthQuery:
+		if name == "" || !isToken(name) {
+			return a, fmt.Errorf("%q needs a name, like %s:X-API-Key", s, a.Type)
+		}
+	default:
+		return a, fmt.Errorf("%q is not an auth scheme; use bearer, basic, none, header:NAME or query:NAME", s)
+	}
+	return a, nil
+}
+
+// envError rewrites errors about the zero-config service so they name the
+// variable the user sets rather than the services-file key.
+func envError(err error) error {
+	r := strings.NewReplacer(
+		`service "api": base_url`, "MCP_API_BASE_URL",
+		`service "api": allow rule`, "MCP_API_ALLOW: rule",
+	)
+	return errors.New(r.Replace(err.Error()))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// A Rule allows one HTTP method on the paths that match one glob, such as
+// "GET /**" or "POST /quotes/*/followups". Paths are relative to the
+// service's base URL. In a pattern, "*" matches exactly one path segment and
+// "**" matches any number of segments, including none. Method "*" matches
+// every method.
+//
+// Rules are the operator's allowlist: a request that matches no rule of its
+// service is refused before it leaves the process.
+type Rule struct {
+	Method  string // upper case, or "*"
+	Pattern string // begins with "/"
+	segs    []string
+}
+
+// ParseRule parses "METHOD /path/glob". The error says what a rule looks like,
+// so it can be shown to the operator as is.
+func ParseRule(s string) (Rule, error) {
+	fields := strings.Fields(s)
+	if len(fields) != 2 {
+		return Rule{}, fmt.Errorf("allow rule %q is not of the form \"METHOD /path/glob\" (for example \"GET /**\")", s)
+	}
+	method := strings.ToUpper(fields[0])
+	if method != "*" && !isToken(method) {
+		return Rule{}, fmt.Errorf("allow rule %q: %q is not an HTTP method", s, fields[0])
+	}
+	pattern := fields[1]
+	if !strings.HasPrefix(pattern, "/") {
+		return Rule{}, fmt.Errorf("allow rule %q: the path must begin with \"/\"", s)
+	}
+	segs := strings.Split(pattern[1:], "/")
+	for _, seg := range segs {
+		if seg == "." || seg == ".." {
+			return Rule{}, fmt.Errorf("allow rule %q: \".\" and \"..\" segments are not allowed", s)
+		}
+		if seg != "*" && seg != "**" && strings.Contains(seg, "*") {
+			return Rule{}, fmt.Errorf("allow rule %q: \"*\" must be a whole path segment (use \"/*/\" or \"/**\")", s)
+		}
+	}
+	return Rule{Method: method, Pattern: pattern, segs: segs}, nil
+}
+
+// String returns the rule as it is written in configuration.
+func (r Rule) String() string { return r.Method + " " + r.Pattern }
+
+// Matches reports whether the rule allows method on path. path is the
+// request path relative to the base URL in its escaped form, beginning with
+// "/"; each segment is unescaped before it is compared, so "%2F" inside a
+// segment stays inside that segment.
+func (r Rule) Matches(method, path string) bool {
+	if r.Method != "*" && r.Method != strings.ToUpper(method) {
+		return false
+	}
+	if !strings.HasPrefix(path, "/") {
+		return false
+	}
+	raw := strings.Split(path[1:], "/")
+	segs := make([]string, len(raw))
+	for i, s := range raw {
+		u, err := url.PathUnescape(s)
+		if err != nil {
+			return false
+		}
+		segs[i] = u
+	}
+	return matchSegs(r.segs, segs)
+}
+
+func matchSegs(pat, segs []string) bool {
+	for len(pat) > 0 {
+		switch pat[0] {
+		case "**":
+			rest := pat[1:]
+			for i := 0; i <= len(segs); i++ {
+				if matchSegs(rest, segs[i:]) {
+					return true
+				}
+			}
+			return false
+		case "*":
+			if len(segs) == 0 || segs[0] == "" {
+				return false
+			}
+		default:
+			if len(segs) == 0 || segs[0] != pat[0] {
+				return false
+			}
+		}
+		pat, segs = pat[1:], segs[1:]
+	}
+	return len(segs) == 0
+}
+
+// isToken reports whether s is an RFC 9110 token, the syntax of a method name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,16 @@
+// Package credentials owns everything secret: which environment variables
+// hold keys ([Load]), the [Secret] type that carries a key without printing
+// it, the [Transport] that attaches each key to its own service's origin and
+// nowhere else, and the [Redactor] through which every byte keyveil writes
+// passes.
+//
+// The promise: a key's value leaves this package only on the wire to its own
+// service's origin, inside the header or query parameter the operator chose.
+// Everything else — tools, logs, the audit file, stdout — sees a Secret that
+// prints as "[REDACTED:NAME]", or text from which the Redactor has removed
+// the key in every encoding it knows.
+//
+// What does not live here: the services file and non-secret settings
+// (config), and what the model may ask for (tools, which never imports this
+// package; it is handed an *http.Client whose Transport lives here).
+package credentials
