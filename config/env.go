@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,10 +25,26 @@ type apiEnv struct {
 
 // Load builds the configuration: the services file at path when path is not
 // empty, plus the zero-config service "api" when MCP_API_BASE_URL is set.
-// environ is the environment as a map (nil: empty), so tests need no
-// process state.
-func Load(path string, environ map[string]string) (*Config, error) {
+//
+// lookup reads one environment variable (nil: os.LookupEnv). Load asks it
+// only for the MCP_API_* names of [apiEnv], never for a secret's name, so
+// handing it the credentials package's view of the environment (dotenv
+// included) shows config no key.
+func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
 	var e apiEnv
+	environ := map[string]string{}
+	params, err := env.GetFieldParams(&e)
+	if err != nil {
+		return nil, fmt.Errorf("reading MCP_API_* variables: %w", err)
+	}
+	for _, p := range params {
+		if v, ok := lookup(p.Key); ok {
+			environ[p.Key] = v
+		}
+	}
 	// Every field is a string, so env/v11 cannot fail on a value; it still
 	// returns errors for malformed options, which quote no values.
 	if err := env.ParseWithOptions(&e, env.Options{Environment: environ}); err != nil {
