@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/keyveil/keyveil/config"
+)
+
+// check explains the configuration a person is about to run and says
+// whether it will work. It exits 0 only when keyveil would start and, with
+// --ping, every service accepted its key. Nothing it prints shows a value or
+// a prefix of one: its output passes the redactor, and fingerprints are
+// hashes.
+func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, err := parseOptions("check", args, stderr, true)
+	if err != nil {
+		return 2
+	}
+	a, err := load(opts, stderr)
+	if err != nil {
+		printf(stdout, "keyveil check: NOT READY\n\n")
+		for _, line := range strings.Split(err.Error(), "\n") {
+			printf(stdout, "  - %s\n", line)
+		}
+		printf(stdout, "\nFix the items above, then run keyveil check again.\n")
+		return 1
+	}
+	out := a.red.NewWriter(stdout)
+	defer out.Close()
+	defer a.stderr.Close()
+
+	source := "the environment (MCP_API_*)"
+	if a.cfg.File != "" {
+		source = a.cfg.File
+	}
+	printf(out, "keyveil check: configuration from %s\n\n", source)
+
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	printf(tw, "SERVICE\tBASE URL\tAUTH\tKEY VARIABLE\tSOURCE\tKEY\tFINGERPRINT\n")
+	for _, c := range a.set.Credentials() {
+		s, _ := a.cfg.Service(c.Service)
+		env, state, fp := "-", "not needed", "-"
+		if c.Auth.Type != config.AuthNone {
+			env, state, fp = c.Auth.Env, fmt.Sprintf("set (%d bytes)", c.Secret.Len()), c.Secret.Fingerprint()
+		}
+		src := string(c.Source)
+		if c.Path != "" {
+			src += " " + c.Path
+		}
+		printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Service, s.BaseURL, c.Auth.Scheme(), env, src, state, fp)
+	}
+	_ = tw.Flush()
+
+	printf(out, "\nAllowed requests (everything else is refused before it leaves keyveil):\n")
+	for _, s := range a.cfg.Services {
+		for _, r := range s.Rules() {
+			note := ""
+			if opts.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+				note = "  (off: --read-only)"
+			}
+			printf(out, "  %-12s %s%s\n", s.Name, r, note)
+		}
+	}
+
+	list, size, err := listTools(ctx, a)
+	if err != nil {
+		printf(out, "\nkeyveil check: NOT READY\n  - listing tools: %v\n", err)
+		return 1
+	}
+	printf(out, "\nTools offered to the model (tools/list: %d tools, %d bytes):\n", len(list), size)
+	for _, t := range list {
+		mode := "may change data"
+		if t.Annotations != nil && t.Annotations.ReadOnlyHint {
+			mode = "read-only"
+		}
+		printf(out, "  %-16s %s\n", t.Name, mode)
+	}
+	if len(a.cfg.Scopes) > 0 {
+		printf(out, "Granted scopes: %s\n", strings.Join(a.cfg.Scopes, ", "))
+	}
+
+	ready := true
+	if w := a.set.Warnings(); len(w) > 0 {
+		printf(out, "\nWarnings:\n")
+		for _, m := range w {
+			printf(out, "  - %s\n", m)
+		}
+	}
+	if opts.ping {
+		printf(out, "\nPing (one authenticated GET to each base URL):\n")
+		for _, s := range a.cfg.Services {
+			ok, msg := ping(ctx, a.client, s)
+			ready = ready && ok
+			printf(out, "  %-12s %s\n", s.Name, msg)
+		}
+	}
+	if !ready {
+		printf(out, "\nkeyveil check: NOT READY (see ping results above)\n")
+		return 1
+	}
+	printf(out, "\nkeyveil check: READY. Add keyveil to your MCP host (see README.md) and restart the host.\n")
+	return 0
+}
+
+// listTools asks a real in-process client for tools/list, so check shows
+// exactly what the model will see, and measures the payload's size.
+func listTools(ctx context.Context, a *app) ([]*mcp.Tool, int, error) {
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := a.newServer(nil).Connect(ctx, st, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "keyveil-check", Version: versionString()}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer cs.Close()
+	res, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, 0, err
+	}
+	return res.Tools, len(b), nil
+}
+
+// ping makes one authenticated GET to the service's base URL and says
+// whether the key was accepted. A 404 still proves the key was not rejected;
+// 401 and 403 mean it was.
+func ping(ctx context.Context, client *http.Client, s config.Service) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.BaseURL+"/", nil)
+	if err != nil {
+		return false, "cannot build request: " + err.Error()
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		// url.Error's text holds the full URL, query key included; its
+		// inner error names only the address.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return false, fmt.Sprintf("FAILED: no answer within %s", s.Timeout)
+		}
+		return false, "FAILED: " + err.Error()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return false, fmt.Sprintf("FAILED: HTTP %d in %s: the service rejected the key; check that it is current and has access", resp.StatusCode, took)
+	case resp.StatusCode >= 500:
+		return false, fmt.Sprintf("FAILED: HTTP %d in %s: the service is failing", resp.StatusCode, took)
+	case resp.StatusCode >= 400:
+		return true, fmt.Sprintf("ok: HTTP %d in %s (reachable; the key was not rejected)", resp.StatusCode, took)
+	}
+	return true, fmt.Sprintf("ok: HTTP %d in %s", resp.StatusCode, took)
+}

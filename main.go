@@ -1,0 +1,50 @@
+// The keyveil command runs a Model Context Protocol server that lets a
+// language model call HTTP APIs with keys it never sees.
+//
+// It is wiring only: read options, load the configuration and the
+// credentials, build the tools, and serve them over stdio. Everything with a
+// rule in it lives in a package: config (settings), credentials (keys,
+// transport, redactor), tools (what the model may ask for) and stdio (the
+// protocol on stdin and stdout).
+//
+// Usage:
+//
+//	keyveil [serve] [--config FILE] [--env-file FILE] [--read-only] [--audit-log FILE]
+//	keyveil check [--ping] [same options]
+//	keyveil version
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes one keyveil command and returns the process exit code. It
+// takes its streams as arguments so tests drive it like a process; it prints
+// its own errors, because once keys are loaded those messages must pass the
+// redactor, which only run holds.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd, rest := "serve", args
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, rest = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, stdin, stdout, stderr)
+	case "check":
+		return check(ctx, rest, stdout, stderr)
+	case "version":
+		return printVersion(stdout)
+	case "help":
+		usage(stdout)
+		return 0
+	}
+	usage(stderr)
+	printf(stderr, "keyveil: unknown command %q\n", cmd)
+	return 2
+}

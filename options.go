@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// options are the settings shared by serve and check. Each has a flag and an
+// environment variable; the flag wins.
+type options struct {
+	Config   string `env:"KEYVEIL_CONFIG"`
+	EnvFile  string `env:"KEYVEIL_ENV_FILE"`
+	ReadOnly string `env:"KEYVEIL_READ_ONLY"`
+	AuditLog string `env:"KEYVEIL_AUDIT_LOG"`
+	LogLevel string `env:"KEYVEIL_LOG_LEVEL"`
+
+	readOnly bool
+	ping     bool
+}
+
+// parseOptions reads the KEYVEIL_* environment, then the flags over it.
+// withPing adds check's --ping flag.
+func parseOptions(name string, args []string, stderr io.Writer, withPing bool) (*options, error) {
+	var o options
+	// Every field is a string, so env/v11 reports no value-quoting parse
+	// errors; booleans are parsed below with messages of our own.
+	if err := env.Parse(&o); err != nil {
+		return nil, fmt.Errorf("reading KEYVEIL_* variables: %w", err)
+	}
+	if o.ReadOnly != "" {
+		b, err := strconv.ParseBool(o.ReadOnly)
+		if err != nil {
+			return nil, errors.New("KEYVEIL_READ_ONLY must be true or false")
+		}
+		o.readOnly = b
+	}
+	fs := flag.NewFlagSet("keyveil "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Config, "config", o.Config, "services and tools `file` (YAML); env KEYVEIL_CONFIG")
+	fs.StringVar(&o.EnvFile, "env-file", o.EnvFile, "dotenv `file` to read; the real environment wins; env KEYVEIL_ENV_FILE")
+	fs.BoolVar(&o.readOnly, "read-only", o.readOnly, "offer only calls without side effects (GET, HEAD); env KEYVEIL_READ_ONLY")
+	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "append the JSON-lines audit to `file` (mode 0600); default stderr; env KEYVEIL_AUDIT_LOG")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error; env KEYVEIL_LOG_LEVEL")
+	if withPing {
+		fs.BoolVar(&o.ping, "ping", false, "make one authenticated GET request to each service's base URL")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q; see keyveil help", fs.Arg(0))
+	}
+	return &o, nil
+}
+
+func usage(w io.Writer) {
+	printf(w, `keyveil lets a language model call HTTP APIs with keys it never sees.
+
+Usage:
+  keyveil [serve] [options]   run the MCP server on stdin/stdout
+  keyveil check [--ping]      explain the configuration and say whether it will work
+  keyveil version             print the version
+
+Options (flag, then environment variable):
+  --config FILE     KEYVEIL_CONFIG     services and tools file (YAML)
+  --env-file FILE   KEYVEIL_ENV_FILE   dotenv file; the real environment wins over it
+  --read-only       KEYVEIL_READ_ONLY  offer only GET and HEAD
+  --audit-log FILE  KEYVEIL_AUDIT_LOG  JSON-lines audit (default stderr)
+  --log-level LEVEL KEYVEIL_LOG_LEVEL  debug, info, warn, error (default info)
+
+Zero-config service "api": MCP_API_KEY (or MCP_API_KEY_FILE), MCP_API_BASE_URL,
+MCP_API_AUTH (bearer | header:NAME | query:NAME | basic | none), MCP_API_ALLOW,
+MCP_API_SCOPES. See README.md.
+`)
+}
+
+// printf writes to a command's own output stream. It exists so that the one
+// place that formats user-facing text is easy to find; w is always a
+// redacting writer or a stream no secret has reached yet.
+func printf(w io.Writer, format string, a ...any) {
+	_, _ = fmt.Fprintf(w, format, a...)
+}

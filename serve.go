@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/credentials"
+	"github.com/keyveil/keyveil/stdio"
+	"github.com/keyveil/keyveil/tools"
+)
+
+// instructions tell the model how to use keyveil's tools; hosts show them
+// to the model at the start of a session.
+const instructions = `keyveil calls HTTP APIs for you with credentials you never see and cannot set.
+Call list_services first to learn each service's base URL, allow rules and docs,
+then call_api with a path relative to that base URL. Refusals say what to change.`
+
+// app is everything serve and check build from the options, in start-up
+// order. Once credentials are loaded, stderr is the redacting writer.
+type app struct {
+	opts   *options
+	cfg    *config.Config
+	set    *credentials.Set
+	red    *credentials.Redactor
+	stderr *credentials.Writer
+	logger *slog.Logger
+	client *http.Client
+}
+
+// load reads the environment, the configuration and the credentials, and
+// returns the first problem as an error that names the variable and the fix.
+func load(opts *options, stderr io.Writer) (*app, error) {
+	level, err := parseLevel(opts.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	env, err := credentials.ReadEnv(opts.EnvFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(opts.Config, env.Lookup)
+	if err != nil {
+		return nil, err
+	}
+	set, err := credentials.Load(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	red := set.Redactor()
+	guarded := red.NewWriter(stderr)
+	a := &app{
+		opts:   opts,
+		cfg:    cfg,
+		set:    set,
+		red:    red,
+		stderr: guarded,
+		logger: slog.New(slog.NewTextHandler(guarded, &slog.HandlerOptions{Level: level})),
+		client: credentials.NewTransport(set, cfg, nil).Client(),
+	}
+	return a, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, errors.New("log level must be debug, info, warn or error")
+	}
+	return l, nil
+}
+
+// deps builds the tools' dependencies. audit may be nil.
+func (a *app) deps(audit *tools.Auditor) tools.Deps {
+	fps := map[string]string{}
+	for _, s := range a.cfg.Services {
+		fps[s.Name] = a.set.Fingerprint(s.Name)
+	}
+	return tools.Deps{
+		Config:       a.cfg,
+		Client:       a.client,
+		Redact:       a.red.Redact,
+		Audit:        audit,
+		Fingerprints: fps,
+		ReadOnly:     a.opts.readOnly,
+		Logger:       a.logger,
+	}
+}
+
+// newServer returns the MCP server with keyveil's tools registered.
+func (a *app) newServer(audit *tools.Auditor) *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "keyveil", Version: versionString()},
+		&mcp.ServerOptions{Instructions: instructions, Logger: a.logger})
+	tools.Register(s, a.deps(audit))
+	return s
+}
+
+// openAudit returns the audit destination: the guarded stderr, or the
+// --audit-log file opened for append with mode 0600 and wrapped by the
+// redactor. close flushes and closes it.
+func (a *app) openAudit() (w io.Writer, close func() error, err error) {
+	if a.opts.AuditLog == "" {
+		return a.stderr, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(a.opts.AuditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening audit log: %w", err)
+	}
+	// An existing file keeps its mode on open; tighten it, since the audit
+	// names services, paths and key fingerprints.
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return nil, nil, fmt.Errorf("setting audit log mode to 0600: %w", err)
+	}
+	gw := a.red.NewWriter(f)
+	return gw, func() error {
+		return errors.Join(gw.Close(), f.Close())
+	}, nil
+}
+
+// serve runs the stdio MCP server until stdin ends or a signal arrives, and
+// returns 0 after in-flight calls have finished and been audited.
+func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	opts, err := parseOptions("serve", args, stderr, false)
+	if err != nil {
+		return 2
+	}
+	a, err := load(opts, stderr)
+	if err != nil {
+		printf(stderr, "keyveil: %v\n", err)
+		return 1
+	}
+	defer a.stderr.Close()
+	auditW, closeAudit, err := a.openAudit()
+	if err != nil {
+		a.logger.Error("cannot start", "error", err)
+		return 1
+	}
+	defer closeAudit()
+
+	for _, w := range a.set.Warnings() {
+		a.logger.Warn(w)
+	}
+	a.logger.Info("keyveil ready", "version", versionString(), "services", serviceSummary(a),
+		"read_only", opts.readOnly, "audit", auditName(opts))
+
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			a.logger.Info("stopping after in-flight calls", "signal", sig.String())
+			close(stop)
+		case <-ctx.Done():
+		}
+	}()
+
+	server := a.newServer(tools.NewAuditor(auditW))
+	t := &stdio.Transport{In: stdin, Out: stdout, Redact: a.red.Redact, Stop: stop, Logger: a.logger}
+	if err := server.Run(ctx, t); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, mcp.ErrConnectionClosed) {
+		a.logger.Error("session ended", "error", err)
+		return 1
+	}
+	a.logger.Info("keyveil stopped")
+	return 0
+}
+
+// serviceSummary names each service and the variable its key came from —
+// never a value — for the start-up log line.
+func serviceSummary(a *app) string {
+	var parts []string
+	for _, c := range a.set.Credentials() {
+		p := c.Service + "(" + c.Auth.Scheme()
+		if c.Auth.Env != "" {
+			p += " " + c.Auth.Env + " from " + string(c.Source)
+		}
+		parts = append(parts, p+")")
+	}
+	return strings.Join(parts, " ")
+}
+
+func auditName(o *options) string {
+	if o.AuditLog == "" {
+		return "stderr"
+	}
+	return o.AuditLog
+}
