@@ -1,0 +1,72 @@
+package tools
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Audit outcomes. A refusal is recorded as "refused:" plus its reason, like
+// "refused:path" or "refused:allow_rule".
+const (
+	OutcomeOK           = "ok"
+	OutcomeHTTPError    = "http_error"
+	OutcomeNetworkError = "network_error"
+	OutcomeRefused      = "refused:"
+)
+
+// Record is one audit line: who was called, how, and how it ended. It holds
+// what an operator needs to review a session and nothing a key could hide
+// in: the path is the relative path without its query, and of the query only
+// the parameter names are kept, never the values.
+type Record struct {
+	Time           time.Time `json:"time"`                      // start of the call, UTC
+	Tool           string    `json:"tool"`                      // "call_api", "list_services"
+	Service        string    `json:"service,omitempty"`         // resolved service name
+	Method         string    `json:"method,omitempty"`          // upper case
+	Path           string    `json:"path,omitempty"`            // relative to the base URL, no query
+	QueryNames     []string  `json:"query_names,omitempty"`     // sorted parameter names, no values
+	Status         int       `json:"status,omitempty"`          // HTTP status; 0 when none was received
+	DurationMS     float64   `json:"duration_ms"`               // wall time of the whole call
+	ResponseBytes  int64     `json:"response_bytes"`            // body bytes read (at most the cap)
+	Outcome        string    `json:"outcome"`                   // ok, http_error, network_error, refused:<reason>
+	KeyFingerprint string    `json:"key_fingerprint,omitempty"` // short hash of the service's key
+	Error          string    `json:"error,omitempty"`           // the public message, shortened
+}
+
+// Auditor writes records as JSON lines. It is safe for concurrent use: each
+// record is encoded first and written with one Write call under a mutex, so
+// lines never interleave.
+type Auditor struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewAuditor returns an Auditor writing to w. main passes a writer already
+// wrapped by the redactor; the Auditor does not close w.
+func NewAuditor(w io.Writer) *Auditor { return &Auditor{w: w} }
+
+// Record writes r as one JSON line. A write error is dropped: a failing
+// audit sink must not fail the call it describes, and the sink's owner
+// (main) sees its own errors.
+func (a *Auditor) Record(r Record) {
+	if a == nil {
+		return
+	}
+	r.Time = r.Time.UTC()
+	if len(r.Error) > maxAuditError {
+		r.Error = strings.ToValidUTF8(r.Error[:maxAuditError], "") + "…"
+	}
+	line, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	line = append(line, '\n')
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, _ = a.w.Write(line)
+}
+
+const maxAuditError = 200

@@ -1,0 +1,583 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keyveil/keyveil/config"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// standardMethods are the methods call_api sends when a rule allows them.
+// CONNECT and TRACE are never sent: one opens a tunnel, the other echoes the
+// request (credential headers included) back into the result.
+var standardMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// safeMethods are the methods without side effects, the only ones read-only
+// mode sends.
+var safeMethods = []string{"GET", "HEAD"}
+
+// callInput is call_api's arguments after parsing.
+type callInput struct {
+	Service string
+	Method  string
+	Path    string
+	Query   map[string]json.RawMessage
+	Headers map[string]string
+	Body    json.RawMessage
+}
+
+// callResult is call_api's structured result.
+type callResult struct {
+	Status    int               `json:"status"`
+	Headers   map[string]string `json:"headers"`
+	Body      any               `json:"body"`
+	Truncated bool              `json:"truncated"`
+}
+
+func callAPITool(d Deps) Tool {
+	readOnly := d.ReadOnly || onlySafeRules(d.Config)
+	required := []string{"method", "path"}
+	serviceDesc := "The service to call, as named by list_services."
+	if len(d.Config.Services) == 1 {
+		serviceDesc += " May be left out: there is only one."
+	} else {
+		required = append([]string{"service"}, required...)
+	}
+	in := object("", required,
+		prop{"service", stringEnum(serviceDesc, d.serviceNames())},
+		prop{"method", stringEnum("The HTTP method. It must be allowed by one of the service's allow rules (HEAD is allowed wherever GET is).", d.offeredMethods())},
+		prop{"path", typed("string", "The path below the service's base URL, starting with \"/\": base https://h/api/v2 with path /quotes/1 calls https://h/api/v2/quotes/1. No scheme or host, no \"..\", no query string (use query). Percent-encode reserved characters inside a segment.")},
+		prop{"query", mapOf("Query parameters: each name maps to a string, or to an array of strings to repeat the parameter.",
+			anyOfTypes("A value, or several values for a repeated parameter.", typed("string", ""), arrayOf("", typed("string", ""))))},
+		prop{"headers", mapOf("Extra request headers, name to value. Credential headers (Authorization, Cookie, the service's key header) and connection headers are refused: keyveil attaches the key itself.", typed("string", ""))},
+		prop{"body", anyJSON("The request body. A JSON object, array, number or boolean is sent as JSON (Content-Type application/json); a string is sent as is (Content-Type text/plain unless headers set one). Leave it out, or null, for no body.")},
+	)
+	out := object("The downstream response.", []string{"status", "headers", "body", "truncated"},
+		prop{"status", typed("integer", "The HTTP status code.")},
+		prop{"headers", mapOf("Response headers from an allowlist (Content-Type, Location, Retry-After, rate-limit headers and the like); cookies and authentication challenges are never included.", typed("string", ""))},
+		prop{"body", anyJSON("The response body: parsed JSON when the response is JSON and complete, text otherwise, and for binary data an object {binary: true, content_type, size} instead of the bytes.")},
+		prop{"truncated", typed("boolean", "True when the body was longer than the service's max_response_bytes and was cut off (a cut JSON body is returned as text).")},
+	)
+	t := &mcp.Tool{
+		Name:  "call_api",
+		Title: "Call an HTTP API",
+		Description: "Call one of the HTTP APIs listed by list_services. keyveil attaches the API key itself: " +
+			"you never see or send one. The path is appended to the service's base URL and may not leave it; " +
+			"the method and path must match one of the service's allow rules. The result is " +
+			"{status, headers, body, truncated}, with body parsed when the response is JSON. " +
+			"isError is set for HTTP status 400 and above and for refused calls, whose message says what to change.",
+		InputSchema:  in,
+		OutputSchema: out,
+		Annotations: &mcp.ToolAnnotations{
+			Title:           "Call an HTTP API",
+			ReadOnlyHint:    readOnly,
+			DestructiveHint: ptr(!readOnly),
+			IdempotentHint:  readOnly,
+			OpenWorldHint:   ptr(true),
+		},
+	}
+	return Tool{Tool: t, Handler: func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		start := d.Now()
+		rec := Record{Time: start, Tool: "call_api"}
+		res := d.callAPI(ctx, req.Params.Arguments, &rec)
+		rec.DurationMS = millis(d.Now().Sub(start))
+		d.Audit.Record(rec)
+		return res, nil
+	}}
+}
+
+// callAPI runs one call_api call, filling rec as it learns more.
+func (d Deps) callAPI(ctx context.Context, args json.RawMessage, rec *Record) *mcp.CallToolResult {
+	in, r := parseCallInput(args)
+	rec.Method = shorten(strings.ToUpper(in.Method), 16)
+	rec.Path = auditPath(in.Path)
+	if r != nil {
+		return d.refused(rec, r)
+	}
+	svc, r := d.pickService(in.Service)
+	if r != nil {
+		return d.refused(rec, r)
+	}
+	rec.Service = svc.Name
+	rec.KeyFingerprint = d.Fingerprints[svc.Name]
+
+	method, r := d.checkMethod(svc, in.Method)
+	if r != nil {
+		return d.refused(rec, r)
+	}
+	rel, r := relativePath(in.Path)
+	if r != nil {
+		return d.refused(rec, r)
+	}
+	rec.Path = rel
+	if !ruleAllows(svc, method, rel) {
+		return d.refused(rec, refuse(reasonAllow,
+			"%s %s is not allowed for the %s service; its allow rules are: %s. Use a method and path one of them matches (\"*\" matches one path segment, \"**\" any number).",
+			method, rel, svc.Name, strings.Join(ruleStrings(svc), ", ")))
+	}
+	query, names, r := buildQuery(svc, in.Query)
+	rec.QueryNames = names
+	if r != nil {
+		return d.refused(rec, r)
+	}
+	if r := checkHeaders(svc, in.Headers); r != nil {
+		return d.refused(rec, r)
+	}
+	body, contentType, r := requestBody(in.Body)
+	if r != nil {
+		return d.refused(rec, r)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, svc.Timeout)
+	defer cancel()
+	target := svc.BaseURL + rel
+	if query != "" {
+		target += "?" + query
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		// The parts were checked above; the URL is not quoted, it may
+		// hold a query value.
+		d.Logger.Debug("call_api: building request", "service", svc.Name, "cause", d.redactString(privateCause(err)))
+		return d.refused(rec, refuse(reasonPath, "the path and query do not form a valid URL; check them for stray characters"))
+	}
+	for name, value := range in.Headers {
+		req.Header.Set(name, value)
+	}
+	if contentType != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	// The operator's static headers win over the model's.
+	for name, value := range svc.Headers {
+		req.Header.Set(name, value)
+	}
+
+	resp, err := d.Client.Do(req)
+	if err != nil {
+		return d.networkFailure(rec, svc, err)
+	}
+	defer resp.Body.Close()
+	rec.Status = resp.StatusCode
+	// Never hold more than the cap plus one byte: the extra byte is how we
+	// know the body was longer.
+	data, err := io.ReadAll(io.LimitReader(resp.Body, svc.MaxResponseBytes+1))
+	if err != nil {
+		rec.ResponseBytes = int64(len(data))
+		return d.networkFailure(rec, svc, err)
+	}
+	truncated := int64(len(data)) > svc.MaxResponseBytes
+	if truncated {
+		data = data[:svc.MaxResponseBytes]
+	}
+	rec.ResponseBytes = int64(len(data))
+
+	result := callResult{
+		Status:    resp.StatusCode,
+		Headers:   d.responseHeaders(resp.Header),
+		Body:      d.responseBody(resp.Header.Get("Content-Type"), resp.ContentLength, data, truncated),
+		Truncated: truncated,
+	}
+	isError := resp.StatusCode >= 400
+	res := d.structuredResult(result, isError)
+	if isError {
+		rec.Outcome = OutcomeHTTPError
+		hint := statusHint(svc.Name, resp.StatusCode)
+		rec.Error = hint
+		res.Content = append(res.Content, &mcp.TextContent{Text: d.redactString(hint)})
+	} else {
+		rec.Outcome = OutcomeOK
+	}
+	return res
+}
+
+// refused records r and returns it as a tool error.
+func (d Deps) refused(rec *Record, r *refusal) *mcp.CallToolResult {
+	rec.Outcome = OutcomeRefused + r.reason
+	rec.Error = d.redactString(r.msg)
+	return d.errorResult(r.msg)
+}
+
+// networkFailure reports a failed round trip without its URL and logs the
+// private cause, redacted, at debug level.
+func (d Deps) networkFailure(rec *Record, svc config.Service, err error) *mcp.CallToolResult {
+	perr := networkError(svc.Name, svc.Timeout, err)
+	d.Logger.Debug("call_api: request failed", "service", svc.Name, "cause", d.redactString(privateCause(err)))
+	rec.Outcome = OutcomeNetworkError
+	rec.Error = d.redactString(perr.Error())
+	return d.errorResult(perr.Error())
+}
+
+var inputFields = []string{"service", "method", "path", "query", "headers", "body"}
+
+func parseCallInput(args json.RawMessage) (callInput, *refusal) {
+	var in callInput
+	fields := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(args)) > 0 {
+		if err := json.Unmarshal(args, &fields); err != nil {
+			return in, refuse(reasonInput, "the arguments must be a JSON object with %s", strings.Join(inputFields, ", "))
+		}
+	}
+	for name := range fields {
+		if !slices.Contains(inputFields, name) {
+			return in, refuse(reasonInput, "unknown argument %q; call_api takes %s (put query parameters in query, not in the path)", shorten(name, 40), strings.Join(inputFields, ", "))
+		}
+	}
+	str := func(name string, dst *string) *refusal {
+		raw, ok := fields[name]
+		if !ok || string(raw) == "null" {
+			return nil
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return refuse(reasonInput, "%s must be a string", name)
+		}
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"service", &in.Service}, {"method", &in.Method}, {"path", &in.Path}} {
+		if r := str(f.name, f.dst); r != nil {
+			return in, r
+		}
+	}
+	if in.Method == "" {
+		return in, refuse(reasonInput, "method is missing; give an HTTP method such as \"GET\"")
+	}
+	if _, ok := fields["path"]; !ok {
+		return in, refuse(reasonInput, "path is missing; give a path below the service's base URL, like \"/quotes/1\"")
+	}
+	if raw, ok := fields["query"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &in.Query); err != nil {
+			return in, refuse(reasonInput, "query must be an object mapping each parameter name to a string or an array of strings, like {\"page\": \"2\"}")
+		}
+	}
+	if raw, ok := fields["headers"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &in.Headers); err != nil {
+			return in, refuse(reasonInput, "headers must be an object mapping each header name to a string, like {\"Accept\": \"application/json\"}")
+		}
+	}
+	if raw, ok := fields["body"]; ok {
+		in.Body = raw
+	}
+	return in, nil
+}
+
+func (d Deps) pickService(name string) (config.Service, *refusal) {
+	names := quoteList(d.serviceNames())
+	if name == "" {
+		if len(d.Config.Services) == 1 {
+			return d.Config.Services[0], nil
+		}
+		return config.Service{}, refuse(reasonService, "service is missing and there are %d services; set service to one of %s", len(d.Config.Services), names)
+	}
+	if s, ok := d.Config.Service(name); ok {
+		return s, nil
+	}
+	return config.Service{}, refuse(reasonService, "there is no service %s; set service to one of %s (see list_services)", shortQuote(name), names)
+}
+
+// serviceMethods returns the methods svc's rules name that call_api will
+// send: the standard ones for a "*" rule, HEAD wherever GET is allowed, and
+// any other token a rule spells out.
+func serviceMethods(svc config.Service) []string {
+	var ms []string
+	for _, r := range svc.Rules() {
+		switch {
+		case r.Method == "*":
+			ms = append(ms, standardMethods...)
+		case r.Method == "CONNECT" || r.Method == "TRACE":
+		case r.Method == "GET":
+			ms = append(ms, "GET", "HEAD")
+		default:
+			ms = append(ms, r.Method)
+		}
+	}
+	return ms
+}
+
+// offeredMethods is the method enum of call_api's input schema: the methods
+// some service's rules allow, in a stable order, narrowed to GET and HEAD in
+// read-only mode.
+func (d Deps) offeredMethods() []string {
+	var all []string
+	for _, s := range d.Config.Services {
+		all = append(all, serviceMethods(s)...)
+	}
+	var out []string
+	for _, m := range standardMethods {
+		if slices.Contains(all, m) {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(all)
+	for _, m := range slices.Compact(all) {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	if d.ReadOnly {
+		out = slices.DeleteFunc(out, func(m string) bool { return !slices.Contains(safeMethods, m) })
+		if len(out) == 0 {
+			out = slices.Clone(safeMethods)
+		}
+	}
+	if len(out) == 0 {
+		out = slices.Clone(standardMethods)
+	}
+	return out
+}
+
+func (d Deps) checkMethod(svc config.Service, m string) (string, *refusal) {
+	method := strings.ToUpper(strings.TrimSpace(m))
+	known := slices.Contains(standardMethods, method) || slices.Contains(serviceMethods(svc), method)
+	if !known || !isToken(method) {
+		return "", refuse(reasonMethod, "method %s is not one keyveil sends; use one of %s", shortQuote(m), strings.Join(standardMethods, ", "))
+	}
+	if d.ReadOnly && !slices.Contains(safeMethods, method) {
+		return "", refuse(reasonReadOnly, "keyveil is running in read-only mode, so only GET and HEAD are sent and %s was refused; read with GET instead, or ask the operator to restart keyveil without --read-only", method)
+	}
+	return method, nil
+}
+
+// ruleAllows reports whether one of svc's rules allows method on rel. HEAD
+// is allowed wherever GET is: it is GET without the body.
+func ruleAllows(svc config.Service, method, rel string) bool {
+	for _, r := range svc.Rules() {
+		if r.Matches(method, rel) || method == "HEAD" && r.Matches("GET", rel) {
+			return true
+		}
+	}
+	return false
+}
+
+func ruleStrings(svc config.Service) []string {
+	var out []string
+	for _, r := range svc.Rules() {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// onlySafeRules reports whether every rule of every service allows only GET
+// or HEAD, which makes call_api read-only whatever the mode.
+func onlySafeRules(c *config.Config) bool {
+	for _, s := range c.Services {
+		for _, r := range s.Rules() {
+			if !slices.Contains(safeMethods, r.Method) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// buildQuery encodes the query object and returns its sorted parameter
+// names for the audit line. It refuses the parameter that carries the
+// service's key in query auth, whatever its case: the key is attached by the
+// transport, and a model-supplied one would at best be ignored and at worst
+// shadow it.
+func buildQuery(svc config.Service, q map[string]json.RawMessage) (string, []string, *refusal) {
+	if len(q) == 0 {
+		return "", nil, nil
+	}
+	vals := url.Values{}
+	var names []string
+	for name := range q {
+		names = append(names, shorten(name, 64))
+	}
+	slices.Sort(names)
+	for name, raw := range q {
+		if name == "" {
+			return "", names, refuse(reasonQuery, "a query parameter has an empty name; remove it")
+		}
+		if svc.Auth.Type == config.AuthQuery && strings.EqualFold(name, svc.Auth.Name) {
+			return "", names, refuse(reasonQuery, "query parameter %q carries the %s service's key, which keyveil attaches itself; remove it", name, svc.Name)
+		}
+		vs, ok := queryValues(raw)
+		if !ok {
+			return "", names, refuse(reasonQuery, "query parameter %s must be a string or an array of strings, like {\"page\": \"2\"} or {\"id\": [\"1\", \"2\"]}", shortQuote(name))
+		}
+		vals[name] = vs
+	}
+	return vals.Encode(), names, nil
+}
+
+// queryValues accepts a string, a number or a boolean (models often write
+// {"limit": 10}), or an array of them.
+func queryValues(raw json.RawMessage) ([]string, bool) {
+	scalar := func(raw json.RawMessage) (string, bool) {
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return "", false
+		}
+		switch v := v.(type) {
+		case string:
+			return v, true
+		case json.Number:
+			return v.String(), true
+		case bool:
+			return fmt.Sprint(v), true
+		}
+		return "", false
+	}
+	if s, ok := scalar(raw); ok {
+		return []string{s}, true
+	}
+	var arr []json.RawMessage
+	if err := json.Unmarshal(raw, &arr); err != nil {
+		return nil, false
+	}
+	out := make([]string, 0, len(arr))
+	for _, item := range arr {
+		s, ok := scalar(item)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+// Request headers the model may never set, in canonical form, with why.
+// Credentials are attached by the transport; the rest would let a caller
+// smuggle a second request or confuse framing and proxies.
+var deniedHeaders = map[string]string{
+	"Authorization":       "carries credentials, which keyveil attaches itself",
+	"Proxy-Authorization": "carries credentials, which keyveil attaches itself",
+	"Cookie":              "carries credentials, which keyveil attaches itself",
+	"Host":                "is set from the service's base URL",
+	"Content-Length":      "is computed from the body",
+	"Transfer-Encoding":   "is a connection header keyveil manages",
+	"Connection":          "is a connection header keyveil manages",
+	"Keep-Alive":          "is a connection header keyveil manages",
+	"Proxy-Connection":    "is a connection header keyveil manages",
+	"Te":                  "is a connection header keyveil manages",
+	"Trailer":             "is a connection header keyveil manages",
+	"Upgrade":             "is a connection header keyveil manages",
+}
+
+func checkHeaders(svc config.Service, h map[string]string) *refusal {
+	if len(h) == 0 {
+		return nil
+	}
+	denied := func() string {
+		var names []string
+		for n := range deniedHeaders {
+			names = append(names, http.CanonicalHeaderKey(n))
+		}
+		if n := svc.Auth.HeaderName(); n != "" {
+			names = append(names, http.CanonicalHeaderKey(n))
+		}
+		for _, n := range svc.DenyHeaders {
+			names = append(names, http.CanonicalHeaderKey(n))
+		}
+		slices.Sort(names)
+		return strings.Join(slices.Compact(names), ", ")
+	}
+	for name, value := range h {
+		if !isToken(name) {
+			return refuse(reasonHeader, "header name %s is not a valid HTTP header name; use letters, digits and '-'", shortQuote(name))
+		}
+		canon := http.CanonicalHeaderKey(name)
+		why, bad := deniedHeaders[canon]
+		switch {
+		case bad:
+		case strings.EqualFold(name, svc.Auth.HeaderName()):
+			why = fmt.Sprintf("carries the %s service's key, which keyveil attaches itself", svc.Name)
+		case slices.ContainsFunc(svc.DenyHeaders, func(d string) bool { return strings.EqualFold(d, name) }):
+			why = fmt.Sprintf("is denied by the operator for the %s service", svc.Name)
+		}
+		if why != "" {
+			return refuse(reasonHeader, "header %s %s; remove it. Headers you may not set for %s: %s", canon, why, svc.Name, denied())
+		}
+		if strings.ContainsFunc(value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			return refuse(reasonHeader, "the value of header %s contains a line break or control character; remove it", canon)
+		}
+	}
+	return nil
+}
+
+// requestBody turns the body argument into bytes and a default Content-Type.
+// Absent or null means no body; a JSON string is sent as is; any other JSON
+// value is sent as compact JSON.
+func requestBody(raw json.RawMessage) (io.Reader, string, *refusal) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, "", nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, "", refuse(reasonBody, "body is not a valid JSON string")
+		}
+		return strings.NewReader(s), "text/plain; charset=utf-8", nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, "", refuse(reasonBody, "body is not valid JSON")
+	}
+	return &b, "application/json", nil
+}
+
+// statusHint says what to change after an HTTP error status.
+func statusHint(service string, status int) string {
+	prefix := fmt.Sprintf("the %s service answered HTTP %d %s", service, status, http.StatusText(status))
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return prefix + "; the key keyveil attached was refused or lacks permission for this call. You cannot change the key: try a call the key is meant for, or tell the user to ask the operator"
+	case status == http.StatusNotFound:
+		return prefix + "; check the path against the API's docs (list_services shows the base URL and allowed paths)"
+	case status == http.StatusMethodNotAllowed:
+		return prefix + "; this path does not accept that method"
+	case status == http.StatusTooManyRequests:
+		return prefix + "; you are being rate limited: wait (see the Retry-After header if present) before calling again"
+	case status >= 500:
+		return prefix + "; the service failed, not the request: try again later"
+	}
+	return prefix + "; check the method, path, query and body against the API's docs (the body above may say what is wrong)"
+}
+
+// auditPath is the path as given, cut at any query or fragment and
+// shortened, for audit lines of refused calls.
+func auditPath(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	return shorten(p, 200)
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+func millis(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
+}
+
+// isToken reports whether s is an RFC 9110 token, the syntax of method and
+// header names.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

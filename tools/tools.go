@@ -1,0 +1,181 @@
+package tools
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/keyveil/keyveil/config"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Deps is everything the tools need from main. Handlers take it as a
+// concrete struct, never as context values, so a test can see at a glance
+// what a tool can reach. The zero value of each field is documented; Config
+// is the only required one.
+type Deps struct {
+	// Config lists the services. Required, and validated (config.Load).
+	Config *config.Config
+	// Client sends every downstream request. Its Transport attaches
+	// credentials and refuses origins that are not a service's; nil:
+	// http.DefaultClient, which attaches nothing (tests).
+	Client *http.Client
+	// Redact is applied to response bodies, response headers and error text
+	// before they go into a tool result or a log line; nil: identity. It only
+	// makes output nicer: the guarantee is the redacting writer under stdout.
+	Redact func([]byte) []byte
+	// Audit receives one record per tool call; nil: no audit.
+	Audit *Auditor
+	// Fingerprints maps a service name to its key's short fingerprint, for
+	// audit lines; nil or missing: none recorded.
+	Fingerprints map[string]string
+	// ReadOnly allows only GET and HEAD, whatever the allow rules say.
+	ReadOnly bool
+	// Scopes are the granted scopes; nil: Config.Scopes. list_services and
+	// call_api need none; declared tools are filtered on them.
+	Scopes []string
+	// Now tells the time for audit records and durations; nil: time.Now.
+	Now func() time.Time
+	// Logger receives private causes (redacted) at debug level; nil:
+	// discard.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of d with nil fields replaced by their
+// documented defaults, so handlers never check for nil.
+func (d Deps) withDefaults() Deps {
+	if d.Config == nil {
+		panic("tools: Deps.Config is nil")
+	}
+	if d.Client == nil {
+		d.Client = http.DefaultClient
+	}
+	if d.Redact == nil {
+		d.Redact = func(p []byte) []byte { return p }
+	}
+	if d.Scopes == nil {
+		d.Scopes = d.Config.Scopes
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d
+}
+
+// redactString applies d.Redact to s.
+func (d Deps) redactString(s string) string { return string(d.Redact([]byte(s))) }
+
+// Tool is one tool definition bound to its handler, as [All] returns it.
+type Tool struct {
+	// Tool is the definition listed by tools/list.
+	Tool *mcp.Tool
+	// Handler serves tools/call. It reports refusals and upstream errors
+	// as results with IsError set; it returns a Go error only for a
+	// protocol-level fault.
+	Handler mcp.ToolHandler
+}
+
+// All returns the tools offered for d, in the order they are listed. It is
+// one explicit list (no init-time registration) so that `keyveil check` and
+// Register agree on what the model will see.
+func All(d Deps) []Tool {
+	d = d.withDefaults()
+	return []Tool{
+		listServicesTool(d),
+		callAPITool(d),
+	}
+}
+
+// Register adds every tool from [All] to s. It panics if a tool's schema is
+// malformed, which is a programmer error caught by any test that registers.
+func Register(s *mcp.Server, d Deps) {
+	for _, t := range All(d) {
+		mustResolve(t.Tool.Name, t.Tool.InputSchema)
+		mustResolve(t.Tool.Name, t.Tool.OutputSchema)
+		s.AddTool(t.Tool, t.Handler)
+	}
+}
+
+func mustResolve(name string, schema any) {
+	s, ok := schema.(*jsonschema.Schema)
+	if !ok || s == nil {
+		return
+	}
+	if _, err := s.Resolve(nil); err != nil {
+		panic(fmt.Sprintf("tools: schema of %s does not resolve: %v", name, err))
+	}
+}
+
+// marshalJSON encodes v without HTML escaping, so bodies read naturally.
+func marshalJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Every value we encode is built from JSON-safe types.
+		panic(fmt.Sprintf("tools: encoding result: %v", err))
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// structuredResult returns a result carrying v both as structuredContent and
+// as JSON text, after redaction of the text.
+func (d Deps) structuredResult(v any, isError bool) *mcp.CallToolResult {
+	text := d.Redact(marshalJSON(v))
+	var structured any = v
+	// Re-read the redacted text so structuredContent and text agree even
+	// when Redact changed something.
+	var back any
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.UseNumber()
+	if err := dec.Decode(&back); err == nil {
+		structured = back
+	}
+	return &mcp.CallToolResult{
+		Content:           []mcp.Content{&mcp.TextContent{Text: string(text)}},
+		StructuredContent: structured,
+		IsError:           isError,
+	}
+}
+
+// errorResult returns a tool error whose text is msg, redacted.
+func (d Deps) errorResult(msg string) *mcp.CallToolResult {
+	return &mcp.CallToolResult{
+		Content: []mcp.Content{&mcp.TextContent{Text: d.redactString(msg)}},
+		IsError: true,
+	}
+}
+
+// serviceNames lists the configured services, for messages.
+func (d Deps) serviceNames() []string {
+	names := make([]string, 0, len(d.Config.Services))
+	for _, s := range d.Config.Services {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// quoteList renders names as "a", "b" and "c" for messages.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	switch len(q) {
+	case 0:
+		return "none"
+	case 1:
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
+
+func ptr[T any](v T) *T { return &v }
