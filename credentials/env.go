@@ -1,0 +1,183 @@
+package credentials
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/joho/godotenv"
+)
+
+// maxEnvFileBytes bounds a dotenv file. A real one is a few hundred bytes;
+// the bound stops a mistaken --env-file /dev/zero from eating memory.
+const maxEnvFileBytes = 1 << 20
+
+// maxEnvFileLines bounds the work spent finding which line of a malformed
+// dotenv file is at fault; beyond it the error just says "malformed".
+const maxEnvFileLines = 2000
+
+// Source says where a credential's value came from, for `keyveil check`.
+type Source string
+
+// Where a value can come from. The real environment wins over a dotenv file.
+const (
+	SourceEnv    Source = "env"    // the process environment
+	SourceFile   Source = "file"   // a file named by NAME_FILE
+	SourceDotenv Source = "dotenv" // the --env-file / KEYVEIL_ENV_FILE file
+	SourceNone   Source = "none"   // not set anywhere
+)
+
+// Env is keyveil's view of its environment: the process environment, and
+// below it an optional dotenv file. Dotenv values stay inside Env and never
+// enter the process environment, so a child process cannot inherit them.
+//
+// The process environment is read live, not snapshotted, so that once [Load]
+// has unset a secret variable no later lookup can find it. A nil *Env is the
+// process environment alone. Env is not safe for concurrent use with [Load].
+type Env struct {
+	path   string            // the dotenv file; "" when none
+	dotenv map[string]string // its variables; nil when none
+}
+
+// ReadEnv returns the process environment with the dotenv file at
+// dotenvPath beneath it (empty: no file). The file is parsed by godotenv, but
+// its errors are replaced: godotenv quotes the text around a syntax error,
+// and that text may be a key. A malformed file is reported by line number
+// only.
+func ReadEnv(dotenvPath string) (*Env, error) {
+	if dotenvPath == "" {
+		return &Env{}, nil
+	}
+	f, err := os.Open(dotenvPath)
+	if err != nil {
+		// *os.PathError names the path and the reason, never contents.
+		return nil, fmt.Errorf("reading env file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxEnvFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading env file: %w", err)
+	}
+	if len(data) > maxEnvFileBytes {
+		return nil, fmt.Errorf("reading env file %s: larger than %d bytes; is this the right file?", dotenvPath, maxEnvFileBytes)
+	}
+	vars, err := godotenv.UnmarshalBytes(data)
+	if err != nil {
+		// Drop err: its text quotes the file.
+		if n := badLine(data); n > 0 {
+			return nil, fmt.Errorf("reading env file %s: line %d is not KEY=VALUE (or opens a quote that is never closed)", dotenvPath, n)
+		}
+		return nil, fmt.Errorf("reading env file %s: malformed (godotenv could not parse it); each line should be KEY=VALUE", dotenvPath)
+	}
+	return &Env{path: dotenvPath, dotenv: vars}, nil
+}
+
+// badLine returns the 1-based number of the line at which data stops being
+// a valid dotenv file, or 0 when it cannot tell. godotenv's error does not
+// say where, and its text cannot be shown, so badLine asks godotenv about
+// prefixes instead: the answer is the first line from which every longer
+// prefix fails too. (A prefix that ends inside a multi-line quoted value
+// fails, but a longer one that closes the quote succeeds, so such lines are
+// not blamed.)
+func badLine(data []byte) int {
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	// ends[i] is the length of the prefix holding lines 1..i+1.
+	var ends []int
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		ends = append(ends, len(data))
+	}
+	if len(ends) == 0 || len(ends) > maxEnvFileLines {
+		return 0
+	}
+	fails := func(n int) bool {
+		_, err := godotenv.UnmarshalBytes(data[:n])
+		return err != nil
+	}
+	if !fails(ends[len(ends)-1]) {
+		return 0
+	}
+	line := len(ends)
+	for line > 1 && fails(ends[line-2]) {
+		line--
+	}
+	return line
+}
+
+// Lookup returns the value of the named variable: from the process
+// environment when it is set there, otherwise from the dotenv file. It has
+// the signature config.Load expects.
+func (e *Env) Lookup(name string) (string, bool) {
+	if v, ok := os.LookupEnv(name); ok {
+		return v, true
+	}
+	if e == nil {
+		return "", false
+	}
+	v, ok := e.dotenv[name]
+	return v, ok
+}
+
+// Source reports where the named variable would be read from: the process
+// environment, the dotenv file, a file named by NAME_FILE (when NAME itself
+// is not set), or nowhere.
+func (e *Env) Source(name string) Source {
+	if _, ok := os.LookupEnv(name); ok {
+		return SourceEnv
+	}
+	if e != nil {
+		if _, ok := e.dotenv[name]; ok {
+			return SourceDotenv
+		}
+	}
+	if _, ok := e.Lookup(name + fileSuffix); ok {
+		return SourceFile
+	}
+	return SourceNone
+}
+
+// lookupSource is Lookup that also says where the value came from.
+func (e *Env) lookupSource(name string) (string, Source, bool) {
+	if v, ok := os.LookupEnv(name); ok {
+		return v, SourceEnv, true
+	}
+	if e != nil {
+		if v, ok := e.dotenv[name]; ok {
+			return v, SourceDotenv, true
+		}
+	}
+	return "", SourceNone, false
+}
+
+// forget removes a secret variable from everywhere Env reads: the process
+// environment and the dotenv map.
+//
+// Unsetting stops child processes from inheriting the key, and later
+// os.Getenv calls (in this process or a library) from finding it. It cannot
+// scrub /proc/self/environ: that shows the environment the process was
+// started with, which Go copied at start-up and which unsetenv does not
+// rewrite. Anyone who can read that file can read this process's memory.
+func (e *Env) forget(name string) error {
+	var err error
+	if uerr := os.Unsetenv(name); uerr != nil {
+		// The error carries the name only.
+		err = fmt.Errorf("unsetting %s: %w", name, uerr)
+	}
+	if e != nil {
+		delete(e.dotenv, name)
+	}
+	return err
+}
+
+// describe names where a variable came from, for error messages.
+func (e *Env) describe(src Source) string {
+	if src == SourceDotenv && e != nil {
+		return " (from env file " + e.path + ")"
+	}
+	return ""
+}

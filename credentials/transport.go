@@ -1,0 +1,431 @@
+package credentials
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/keyveil/keyveil/config"
+)
+
+// maxRedirects is how many same-origin redirects [Transport.Client]
+// follows, as many as net/http's default policy.
+const maxRedirects = 10
+
+// RedirectHeader is set on a 3xx response whose redirect keyveil did not
+// follow, so a tool can tell the model why it got a redirect back. Its
+// value says why: "cross-origin" or "bad-location".
+const RedirectHeader = "X-Keyveil-Redirect-Not-Followed"
+
+// errRefused marks a request the Transport would not send.
+var errRefused = errors.New("keyveil refused the request")
+
+// TransportOptions configures a [Transport]. A nil *TransportOptions means
+// all defaults.
+type TransportOptions struct {
+	// Base sends each request once its credential is attached. nil: a
+	// clone of http.DefaultTransport, which keeps its Proxy setting
+	// (http.ProxyFromEnvironment), so HTTPS_PROXY and NO_PROXY work behind
+	// a corporate proxy; an https request reaches the proxy inside a
+	// CONNECT tunnel, so the proxy sees no key. Loopback hosts are never
+	// proxied.
+	Base http.RoundTripper
+}
+
+// Transport is the http.RoundTripper that puts keys on the wire. For each
+// request it:
+//
+//   - refuses, before any DNS lookup or connection, a URL whose origin
+//     (scheme, host and port, default ports filled in, host compared
+//     case-insensitively) is not some configured service's, and any scheme
+//     but https, except http to a loopback host (config.IsLoopback);
+//   - sends a clone, never changing the caller's request;
+//   - deletes from the clone every credential any service uses — the
+//     Authorization, Proxy-Authorization and Cookie headers, every
+//     service's auth header and auth query parameter — and the Referer
+//     header, which net/http adds on redirects with the previous URL,
+//     query-parameter key and all;
+//   - attaches the credential of this origin's service, and no other.
+//
+// When several services share an origin, the request path picks the one
+// whose base URL path is the longest prefix of it; a path under none of
+// them gets no credential. Two such services with the same base URL are
+// refused: the request does not say which key to send.
+//
+// Redirects: a 3xx response whose Location is another origin is handed
+// back to the caller, never followed with a key. Its Location is rewritten
+// to scheme://host/path (query, fragment and user info dropped, since they
+// may carry tokens) and [RedirectHeader] is set. This happens in RoundTrip,
+// so it holds for any http.Client; the client from [Transport.Client] also
+// stops at such a redirect instead of following it without credentials,
+// and follows same-origin redirects, each hop passing through RoundTrip
+// again.
+//
+// Errors never contain a URL's query, user info or a key. A Transport is
+// immutable and safe for concurrent use.
+type Transport struct {
+	base    http.RoundTripper
+	origins map[string][]*route
+	headers []string // credential headers of every service, plus Referer
+	params  []string // query-auth parameters of every service
+}
+
+// route is one service as the Transport sees it.
+type route struct {
+	service string
+	prefix  string // base URL path, cleaned, without trailing "/"; "" for "/"
+	auth    config.Auth
+	secret  Secret // zero for auth none
+	user    string
+	missing bool // the service needs a key the Set does not hold
+}
+
+// NewTransport returns a Transport for the services of cfg with the keys in
+// set. A service whose key set does not hold has its requests refused
+// rather than sent bare. opts may be nil.
+func NewTransport(set *Set, cfg *config.Config, opts *TransportOptions) *Transport {
+	var o TransportOptions
+	if opts != nil {
+		o = *opts
+	}
+	t := &Transport{
+		base:    o.Base,
+		origins: map[string][]*route{},
+		headers: []string{"Authorization", "Proxy-Authorization", "Cookie", "Referer"},
+	}
+	if t.base == nil {
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			t.base = dt.Clone()
+		} else {
+			t.base = http.DefaultTransport
+		}
+	}
+	creds := map[string]Credential{}
+	if set != nil {
+		for _, c := range set.creds {
+			creds[c.Service] = c
+		}
+	}
+	if cfg == nil {
+		return t
+	}
+	for _, svc := range cfg.Services {
+		u, err := url.Parse(svc.BaseURL)
+		if err != nil || u.Host == "" {
+			continue // config validated it; unreachable
+		}
+		r := &route{service: svc.Name, prefix: cleanPath(u.Path), auth: svc.Auth}
+		if svc.Auth.Type != config.AuthNone {
+			c, ok := creds[svc.Name]
+			r.missing = !ok || c.Secret.IsZero()
+			r.secret, r.user = c.Secret, c.Username
+		}
+		o := origin(u)
+		t.origins[o] = append(t.origins[o], r)
+		if h := svc.Auth.HeaderName(); h != "" {
+			t.headers = appendFold(t.headers, h)
+		}
+		if svc.Auth.Type == config.AuthQuery {
+			t.params = appendFold(t.params, svc.Auth.Name)
+		}
+	}
+	return t
+}
+
+func appendFold(list []string, s string) []string {
+	if containsFold(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// origin returns u's scheme://host:port, lower-cased, default port filled
+// in, so that https://H and https://h:443 are one origin and
+// https://h:8443 another.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// cleanPath returns p cleaned, without a trailing "/", and "" for the root,
+// so that prefixes compare by whole segments.
+func cleanPath(p string) string {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return ""
+	}
+	return p
+}
+
+// safeURL returns scheme://host/path of u: what errors and rewritten
+// Location headers may show. The query, fragment and user info are left
+// out because they may carry tokens.
+func safeURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	s := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return s.String()
+}
+
+// refuse closes the request body, which a RoundTripper must do on every
+// path, and returns an errRefused error saying why.
+func refuse(req *http.Request, format string, args ...any) error {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	return fmt.Errorf("%w: %s %s: %s", errRefused, req.Method, safeURL(req.URL), fmt.Sprintf(format, args...))
+}
+
+// pick returns the route for req, or an error that says why it is refused.
+func (t *Transport) pick(req *http.Request) (*route, error) {
+	u := req.URL
+	if u == nil {
+		return nil, refuse(req, "no URL")
+	}
+	host := u.Hostname()
+	if host == "" || u.Opaque != "" {
+		return nil, refuse(req, "the URL has no host; use an absolute https URL")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if !config.IsLoopback(host) {
+			return nil, refuse(req, "plain http is allowed only to a loopback host; use https")
+		}
+	default:
+		return nil, refuse(req, "scheme %q is not allowed; use https", u.Scheme)
+	}
+	o := origin(u)
+	routes := t.origins[o]
+	if len(routes) == 0 {
+		return nil, refuse(req, "%s is not the origin of any configured service", o)
+	}
+	if req.Host != "" && origin(&url.URL{Scheme: u.Scheme, Host: req.Host}) != o {
+		// The connection would go to the service, but the Host header
+		// would route it to another virtual host.
+		return nil, refuse(req, "the Host header names another host than the URL")
+	}
+	if len(routes) == 1 {
+		return routes[0], nil
+	}
+	p := cleanPath(u.Path)
+	var best *route
+	tie := false
+	for _, r := range routes {
+		if r.prefix != "" && p != r.prefix && !strings.HasPrefix(p, r.prefix+"/") {
+			continue
+		}
+		switch {
+		case best == nil || len(r.prefix) > len(best.prefix):
+			best, tie = r, false
+		case len(r.prefix) == len(best.prefix):
+			tie = true
+		}
+	}
+	if tie {
+		return nil, refuse(req, "several services share this base URL, so keyveil cannot tell which key to send; give each its own base URL")
+	}
+	if best == nil {
+		return &route{}, nil // the origin is configured, the path is no service's: send no key
+	}
+	return best, nil
+}
+
+// RoundTrip sends req to its service with that service's credential, and
+// no other credential to any origin. It follows the http.RoundTripper
+// contract: req is not modified, and its body is closed on every path.
+// The Response's Request is req, not the clone that carried the key.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r, err := t.pick(req)
+	if err != nil {
+		return nil, err
+	}
+	if r.missing {
+		return nil, refuse(req, "no key was loaded for service %q", r.service)
+	}
+	out := req.Clone(req.Context())
+	out.URL.User = nil // net/http would turn it into an Authorization header
+	out.Host = ""      // pick checked it names this origin
+	t.strip(out)
+	r.attach(out)
+	resp, err := t.base.RoundTrip(out) // the base closes the body
+	if err != nil {
+		return nil, &sendError{msg: scrub(err.Error(), out, req, r.secret), err: err}
+	}
+	t.checkLocation(resp, out.URL)
+	resp.Request = req
+	return resp, nil
+}
+
+// strip deletes every credential of every service from out, whatever the
+// case of its header or parameter name: net/http sends a non-canonical
+// header key as written, so Header.Del alone would miss one.
+func (t *Transport) strip(out *http.Request) {
+	for _, h := range []http.Header{out.Header, out.Trailer} {
+		for k := range h {
+			if containsFold(t.headers, k) {
+				delete(h, k)
+			}
+		}
+	}
+	out.URL.RawQuery = dropParams(out.URL.RawQuery, t.params)
+}
+
+// dropParams removes the named parameters (compared case-insensitively)
+// from a raw query, leaving the rest as written.
+func dropParams(raw string, names []string) string {
+	if raw == "" || len(names) == 0 {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if !containsFold(names, k) {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+// attach adds the route's credential to out. [Secret.Reveal] is called
+// here and in scrub only.
+func (r *route) attach(out *http.Request) {
+	if r.secret.IsZero() {
+		return
+	}
+	key := r.secret.Reveal()
+	switch r.auth.Type {
+	case config.AuthBearer:
+		out.Header.Set("Authorization", "Bearer "+key)
+	case config.AuthHeader:
+		out.Header.Set(r.auth.Name, key)
+	case config.AuthQuery:
+		q := out.URL.RawQuery
+		if q != "" {
+			q += "&"
+		}
+		out.URL.RawQuery = q + url.QueryEscape(r.auth.Name) + "=" + url.QueryEscape(key)
+	case config.AuthBasic:
+		out.SetBasicAuth(r.user, key)
+	}
+}
+
+// checkLocation makes a redirect response safe to hand back. A Location on
+// another origin (or one that does not parse) is not going to be followed
+// with a key; it is rewritten to scheme://host/path and marked with
+// [RedirectHeader]. A same-origin Location loses any credential query
+// parameter the server echoed back into it, so the key cannot reach the
+// client's next request URL (and from there its errors); RoundTrip
+// attaches the key again on the next hop.
+func (t *Transport) checkLocation(resp *http.Response, from *url.URL) {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return
+	}
+	to, err := from.Parse(loc)
+	if err != nil {
+		resp.Header.Del("Location")
+		resp.Header.Set(RedirectHeader, "bad-location")
+		return
+	}
+	if origin(to) != origin(from) {
+		resp.Header.Set("Location", safeURL(to))
+		resp.Header.Set(RedirectHeader, "cross-origin")
+		return
+	}
+	if q := dropParams(to.RawQuery, t.params); q != to.RawQuery {
+		to.RawQuery = q
+		resp.Header.Set("Location", to.String())
+	}
+}
+
+// sendError is an error from the base RoundTripper, with text that names
+// the request by method and scheme://host/path and has any key replaced by
+// its redaction marker. Unwrap returns the cause for errors.Is (a context
+// deadline, say); print the sendError, not the cause.
+type sendError struct {
+	msg string
+	err error
+}
+
+func (e *sendError) Error() string { return e.msg }
+func (e *sendError) Unwrap() error { return e.err }
+
+// Timeout reports whether the cause was a timeout, so that url.Error's
+// Timeout method sees through the wrapper.
+func (e *sendError) Timeout() bool {
+	var te interface{ Timeout() bool }
+	return errors.As(e.err, &te) && te.Timeout()
+}
+
+// scrub builds a sendError's text: the cause's text with the URLs of out
+// and req (which may carry a query-parameter key) replaced by their safe
+// form and the key, in the forms it was sent in, by its marker.
+func scrub(cause string, out, req *http.Request, key Secret) string {
+	safe := safeURL(out.URL)
+	pairs := []string{out.URL.String(), safe, req.URL.String(), safe}
+	if out.URL.RawQuery != "" {
+		pairs = append(pairs, out.URL.RawQuery, "")
+	}
+	if !key.IsZero() {
+		v := key.Reveal()
+		pairs = append(pairs, v, key.marker(), url.QueryEscape(v), key.marker())
+	}
+	return req.Method + " " + safe + ": " + strings.NewReplacer(pairs...).Replace(cause)
+}
+
+// CloseIdleConnections closes the base transport's idle connections, so
+// that http.Client.CloseIdleConnections reaches them.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// Client returns an http.Client that sends through t and follows only
+// same-origin redirects, at most 10; at a redirect to another origin it
+// returns the 3xx response instead (see [Transport]). It has no Timeout:
+// each call sets a deadline on its request's context.
+func (t *Transport) Client() *http.Client {
+	return &http.Client{Transport: t, CheckRedirect: checkRedirect}
+}
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if origin(req.URL) != origin(via[0].URL) {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
