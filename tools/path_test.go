@@ -1,0 +1,104 @@
+package tools
+
+import "testing"
+
+func TestRelativePath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want string // "" means refused
+	}{
+		{"/", "/"},
+		{"/quotes/1", "/quotes/1"},
+		{"/quotes/1/", "/quotes/1/"},
+		{"/files/a%2Fb", "/files/a%2Fb"},
+		{"/search/john doe", "/search/john%20doe"},
+		{"/caf\u00e9", "/caf%C3%A9"},
+		{"/v1/projects/p:run", "/v1/projects/p:run"},
+		{"/files/.hidden", "/files/.hidden"},
+		{"/files/a..b", "/files/a..b"},
+		{"/files/%2ehidden", "/files/%2ehidden"},
+		{"/files/100%25", "/files/100%25"},
+
+		{"", ""},
+		{"quotes/1", ""},
+		{"https://evil.example/x", ""},
+		{"http:/x", ""},
+		{"javascript:alert(1)", ""},
+		{"//evil.example/x", ""},
+		{"/a//b", ""},
+		{`/a\b`, ""},
+		{`\\evil.example\x`, ""},
+		{"/a%5cb", ""},
+		{"/a%5Cb", ""},
+		{"/a%255cb", ""},
+		{"/..", ""},
+		{"/../admin", ""},
+		{"/a/../../admin", ""},
+		{"/a/./b", ""},
+		{"/a/.", ""},
+		{"/%2e%2e/admin", ""},
+		{"/%2E%2E/admin", ""},
+		{"/.%2e/admin", ""},
+		{"/%252e%252e/admin", ""},
+		{"/%25252e%25252e/admin", ""},
+		{"/a%2f..%2fadmin", ""},
+		{"/a%2f%2e%2e%2fadmin", ""},
+		{"/..;/admin", ""},
+		{"/quotes?id=1", ""},
+		{"/quotes#frag", ""},
+		{"/a\x00b", ""},
+		{"/a\nb", ""},
+		{"/a\x7fb", ""},
+		{"/a%00b", ""},
+		{"/a%0d%0aX-Injected:%201", ""},
+		{"/a%zz", ""},
+		{"/a%2", ""},
+	}
+	for _, tc := range tests {
+		got, r := relativePath(tc.in)
+		if tc.want == "" {
+			if r == nil {
+				t.Errorf("relativePath(%q) = %q, want refused", tc.in, got)
+			} else if r.reason != reasonPath {
+				t.Errorf("relativePath(%q) refused with reason %q, want %q", tc.in, r.reason, reasonPath)
+			}
+			continue
+		}
+		if r != nil {
+			t.Errorf("relativePath(%q) refused: %s", tc.in, r.msg)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("relativePath(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestRelativePathTooDeep refuses a path still decoding after the round
+// limit instead of trusting its last form.
+func TestRelativePathTooDeep(t *testing.T) {
+	t.Parallel()
+	p := "/x%2e"
+	for range maxDecodeRounds + 2 {
+		p = p[:3] + "25" + p[3:] // /x%2e -> /x%252e -> /x%25252e ...
+	}
+	if got, r := relativePath(p); r == nil {
+		t.Errorf("relativePath(%q) = %q, want refused", p, got)
+	}
+}
+
+// TestShortQuote keeps query strings out of refusal messages.
+func TestShortQuote(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"/a", `"/a"`},
+		{"https://h/x?key=" + fakeKey, `"https://h/x…"`},
+		{"/x#" + fakeKey, `"/x…"`},
+	}
+	for _, tc := range tests {
+		if got := shortQuote(tc.in); got != tc.want {
+			t.Errorf("shortQuote(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
