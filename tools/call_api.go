@@ -196,8 +196,18 @@ func (d Deps) callAPI(ctx context.Context, args json.RawMessage, rec *Record) *m
 	} else {
 		rec.Outcome = OutcomeOK
 	}
+	if why := resp.Header.Get(redirectNotFollowed); why != "" {
+		res.Content = append(res.Content, &mcp.TextContent{Text: fmt.Sprintf(
+			"the %s service answered with a redirect that keyveil did not follow (%s): keys go only to the service's own origin. The Location header says where it pointed; call a path of this service instead",
+			svc.Name, d.redactString(shorten(why, 40)))})
+	}
 	return res
 }
+
+// redirectNotFollowed is the header keyveil's transport sets on a 3xx
+// response whose redirect it did not follow (credentials.RedirectHeader,
+// spelled out because tools does not import credentials).
+const redirectNotFollowed = "X-Keyveil-Redirect-Not-Followed"
 
 // refused records r and returns it as a tool error.
 func (d Deps) refused(rec *Record, r *refusal) *mcp.CallToolResult {

@@ -651,3 +651,23 @@ func TestCallAPIAudit(t *testing.T) {
 		t.Errorf("audit records (-want +got):\n%s", diff)
 	}
 }
+
+// TestCallAPIRedirectNotFollowed explains a redirect the transport
+// returned instead of following.
+func TestCallAPIRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h := http.Header{"Location": {"https://other.example/x"}, "X-Keyveil-Redirect-Not-Followed": {"cross-origin"}}
+		return &http.Response{StatusCode: http.StatusFound, Header: h, Body: http.NoBody, Request: r}, nil
+	}), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	cs := connect(t, Deps{Config: loadConfig(t, crmConfig("https://crm.example.com")), Client: client}, protocolVersions[1])
+	res := call(t, cs, "call_api", map[string]any{"method": "GET", "path": "/quotes/1"})
+	got := structured(t, res)
+	wantHeaders := map[string]any{"Location": "https://other.example/x", "X-Keyveil-Redirect-Not-Followed": "cross-origin"}
+	if got["status"] != float64(302) || !cmp.Equal(got["headers"], wantHeaders) {
+		t.Errorf("call_api = %v, want status 302 with headers %v", got, wantHeaders)
+	}
+	if msg := text(res); !strings.Contains(msg, "redirect that keyveil did not follow (cross-origin)") {
+		t.Errorf("call_api text %q does not explain the redirect", msg)
+	}
+}
