@@ -11,10 +11,10 @@ import (
 // Audit outcomes. A refusal is recorded as "refused:" plus its reason, like
 // "refused:path" or "refused:allow_rule".
 const (
-	OutcomeOK           = "ok"
-	OutcomeHTTPError    = "http_error"
-	OutcomeNetworkError = "network_error"
-	OutcomeRefused      = "refused:"
+	outcomeOK           = "ok"
+	outcomeHTTPError    = "http_error"
+	outcomeNetworkError = "network_error"
+	outcomeRefused      = "refused:"
 )
 
 // Record is one audit line: who was called, how, and how it ended. It holds

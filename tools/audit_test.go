@@ -21,7 +21,7 @@ func TestAuditorLines(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.Record(Record{Time: time.Unix(0, 0), Tool: "call_api", Path: fmt.Sprintf("/p/%d/%s", i, strings.Repeat("x", 500)), Outcome: OutcomeOK})
+			a.Record(Record{Time: time.Unix(0, 0), Tool: "call_api", Path: fmt.Sprintf("/p/%d/%s", i, strings.Repeat("x", 500)), Outcome: outcomeOK})
 		}()
 	}
 	wg.Wait()
@@ -51,7 +51,7 @@ func TestAuditorRecord(t *testing.T) {
 	}{
 		{
 			name: "utc time and omitted empties",
-			rec:  Record{Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", -3600)), Tool: "list_services", Outcome: OutcomeOK},
+			rec:  Record{Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", -3600)), Tool: "list_services", Outcome: outcomeOK},
 			want: `{"time":"2026-01-02T04:04:05.000000006Z","tool":"list_services","duration_ms":0,"response_bytes":0,"outcome":"ok"}` + "\n",
 		},
 		{

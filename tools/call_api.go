@@ -189,12 +189,12 @@ func (d Deps) callAPI(ctx context.Context, args json.RawMessage, rec *Record) *m
 	isError := resp.StatusCode >= 400
 	res := d.structuredResult(result, isError)
 	if isError {
-		rec.Outcome = OutcomeHTTPError
+		rec.Outcome = outcomeHTTPError
 		hint := statusHint(svc.Name, resp.StatusCode)
 		rec.Error = hint
 		res.Content = append(res.Content, &mcp.TextContent{Text: d.redactString(hint)})
 	} else {
-		rec.Outcome = OutcomeOK
+		rec.Outcome = outcomeOK
 	}
 	if why := resp.Header.Get(redirectNotFollowed); why != "" {
 		res.Content = append(res.Content, &mcp.TextContent{Text: fmt.Sprintf(
@@ -211,7 +211,7 @@ const redirectNotFollowed = "X-Keyveil-Redirect-Not-Followed"
 
 // refused records r and returns it as a tool error.
 func (d Deps) refused(rec *Record, r *refusal) *mcp.CallToolResult {
-	rec.Outcome = OutcomeRefused + r.reason
+	rec.Outcome = outcomeRefused + r.reason
 	rec.Error = d.redactString(r.msg)
 	return d.errorResult(r.msg)
 }
@@ -221,7 +221,7 @@ func (d Deps) refused(rec *Record, r *refusal) *mcp.CallToolResult {
 func (d Deps) networkFailure(rec *Record, svc config.Service, err error) *mcp.CallToolResult {
 	perr := networkError(svc.Name, svc.Timeout, err)
 	d.Logger.Debug("call_api: request failed", "service", svc.Name, "cause", d.redactString(privateCause(err)))
-	rec.Outcome = OutcomeNetworkError
+	rec.Outcome = outcomeNetworkError
 	rec.Error = d.redactString(perr.Error())
 	return d.errorResult(perr.Error())
 }

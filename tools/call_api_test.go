@@ -2,11 +2,14 @@ package tools
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -428,8 +431,8 @@ services:
 	if strings.Contains(msg, fakeKey) || strings.Contains(msg, srv.URL) {
 		t.Errorf("timeout message %q leaks the URL or query", msg)
 	}
-	if got := audit.records(t)[0]["outcome"]; got != OutcomeNetworkError {
-		t.Errorf("audit outcome = %v, want %s", got, OutcomeNetworkError)
+	if got := audit.records(t)[0]["outcome"]; got != outcomeNetworkError {
+		t.Errorf("audit outcome = %v, want %s", got, outcomeNetworkError)
 	}
 }
 
@@ -450,7 +453,7 @@ func TestCallAPIHTTPError(t *testing.T) {
 		t.Errorf("call_api of a 404 text %q, want a hint naming the status and what to change", msg)
 	}
 	rec := audit.records(t)[0]
-	if rec["outcome"] != OutcomeHTTPError || rec["status"] != float64(404) {
+	if rec["outcome"] != outcomeHTTPError || rec["status"] != float64(404) {
 		t.Errorf("audit = %v, want outcome http_error and status 404", rec)
 	}
 }
@@ -503,16 +506,25 @@ func TestCallAPINetworkErrors(t *testing.T) {
 	closed := newRecorder(t, nil)
 	closedURL := closed.URL
 	closed.Close()
+	untrusted := httptest.NewTLSServer(http.HandlerFunc(downstream))
+	t.Cleanup(untrusted.Close)
+	dnsFails := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: "crm.example", IsNotFound: true}}
+	}}
+	t.Cleanup(dnsFails.CloseIdleConnections)
 	tests := []struct {
-		name   string
-		client *http.Client
-		want   string
+		name    string
+		baseURL string
+		client  *http.Client
+		want    string
 	}{
-		{"connection refused", nil, "refused the connection"},
-		{"refused by the transport", &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		{"connection refused", closedURL, nil, "refused the connection"},
+		{"untrusted certificate", untrusted.URL, nil, "TLS handshake with the crm service failed"},
+		{"host not found", closedURL, &http.Client{Transport: dnsFails}, "host name could not be resolved"},
+		{"refused by the transport", closedURL, &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 			return nil, errors.New("origin http://127.0.0.1 is not allowed for any key")
 		})}, "keyveil's transport stopped the request"},
-		{"redirect policy", &http.Client{
+		{"redirect policy", closedURL, &http.Client{
 			Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				return &http.Response{StatusCode: 302, Header: http.Header{"Location": {"https://evil.example/?k=" + fakeKey}}, Body: http.NoBody, Request: r}, nil
 			}),
@@ -534,7 +546,7 @@ services:
   crm:
     base_url: %s/api/v2
     auth: { type: query, name: api_key, env: CRM_API_KEY }
-`, closedURL)),
+`, tc.baseURL)),
 				Client: client,
 				Logger: testLogger(logs),
 				Audit:  NewAuditor(audit),
@@ -669,5 +681,30 @@ func TestCallAPIRedirectNotFollowed(t *testing.T) {
 	}
 	if msg := text(res); !strings.Contains(msg, "redirect that keyveil did not follow (cross-origin)") {
 		t.Errorf("call_api text %q does not explain the redirect", msg)
+	}
+}
+
+// TestCallAPIPathEscaping checks what the server receives: the path
+// appended to the base path, escapes inside a segment kept, unsafe bytes
+// escaped.
+func TestCallAPIPathEscaping(t *testing.T) {
+	t.Parallel()
+	srv := newRecorder(t, downstream)
+	cs := connect(t, Deps{Config: loadConfig(t, crmConfig(srv.URL)), Client: testClient(t)}, protocolVersions[1])
+	tests := []struct{ path, want string }{
+		{"/files/a%2Fb", "/api/v2/files/a%2Fb"},
+		{"/search/john doe", "/api/v2/search/john%20doe"},
+		{"/v1/projects/p:run", "/api/v2/v1/projects/p:run"},
+		{"/", "/api/v2/"},
+	}
+	for i, tc := range tests {
+		call(t, cs, "call_api", map[string]any{"method": "GET", "path": tc.path})
+		reqs := srv.requests()
+		if len(reqs) != i+1 {
+			t.Fatalf("call_api(%q) sent no request", tc.path)
+		}
+		if got := reqs[i].Path; got != tc.want {
+			t.Errorf("call_api(%q) reached %q, want %q", tc.path, got, tc.want)
+		}
 	}
 }

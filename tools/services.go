@@ -64,7 +64,7 @@ func listServicesTool(d Deps) Tool {
 			Time:       start,
 			Tool:       "list_services",
 			DurationMS: millis(d.Now().Sub(start)),
-			Outcome:    OutcomeOK,
+			Outcome:    outcomeOK,
 		})
 		return res, nil
 	}}
