@@ -221,6 +221,8 @@ func TestCallAPIRefusals(t *testing.T) {
 	}{
 		{"absolute URL", get("https://evil.example/x"), false, "path", []string{"absolute URL", "/quotes/1"}},
 		{"scheme only", get("http:/evil"), false, "path", []string{"absolute URL"}},
+		{"absolute URL with a key in its query", get("https://evil.example/x?api_key=" + fakeKey), false, "path", []string{`"https://evil.example/x…"`}},
+		{"path with a key in its query", get("/x?api_key=" + fakeKey), false, "path", []string{"query object"}},
 		{"network path", get("//evil.example/x"), false, "path", []string{"another host"}},
 		{"no leading slash", get("quotes/1"), false, "path", []string{`begin with "/"`}},
 		{"backslash", get(`/quotes\1`), false, "path", []string{"backslash"}},
@@ -282,6 +284,9 @@ func TestCallAPIRefusals(t *testing.T) {
 					if !strings.Contains(msg, w) {
 						t.Errorf("call_api(%v) message %q does not contain %q", tc.args, msg, w)
 					}
+				}
+				if strings.Contains(msg, fakeKey) || strings.Contains(audit.String(), fakeKey) {
+					t.Errorf("call_api(%v) refusal %q or its audit line %q carries the key", tc.args, msg, audit.String())
 				}
 				if n := len(srv.requests()); n != 0 {
 					t.Errorf("a refused call reached the server %d times", n)
