@@ -307,7 +307,7 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 // chance) in a real random one. Compared lower-case, with '-' and '_'
 // removed.
 var commonWords = []string{
-	"password", "passw0rd", "changeme", "letmein", "qwerty", "123456",
+	"password", "passw0rd", "changeme", "letmein", "qwerty",
 	"example", "yourapikey", "yourkey", "yourtoken", "replaceme", "dummykey",
 }
 

@@ -1,0 +1,398 @@
+package credentials
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/keyveil/keyveil/config"
+)
+
+// These tests change the process environment (t.Setenv), so they cannot
+// run in parallel. Each uses its own variable names.
+
+// oneService is a config with one bearer service whose key is in name.
+func oneService(name string) *config.Config {
+	return &config.Config{Services: []config.Service{{
+		Name: "api", BaseURL: "https://api.example.com", Auth: config.Auth{Type: "bearer", Env: name},
+	}}}
+}
+
+// writeFile writes a temporary file and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadRefusesBadEnvironment(t *testing.T) {
+	const name = "KVTEST_BAD_KEY"
+	bigFile := writeFile(t, "big", strings.Repeat("k", maxKeyFileBytes+1))
+	tests := []struct {
+		name  string
+		value string // the key, or the path in NAME_FILE
+		set   func(t *testing.T, value string)
+		want  string // a phrase the message must contain
+	}{
+		{"missing", "", func(*testing.T, string) {}, "is not set; add it to the env block"},
+		{"empty", "", setVar(name), "is empty"},
+		{"leading whitespace", " sk-test-LEAKCHECK-0123456789", setVar(name), "leading or trailing whitespace"},
+		{"trailing newline", "sk-test-LEAKCHECK-0123456789\n", setVar(name), "leading or trailing whitespace"},
+		{"1password reference", "op://Private/LEAKCHECK vault item/credential", setVar(name), "run keyveil under `op run -- keyveil`"},
+		{"unexpanded ${VAR}", "${LEAKCHECK_API_KEY}", setVar(name), "your MCP host did not expand this variable reference"},
+		{"unexpanded $VAR", "$LEAKCHECK_API_KEY", setVar(name), "did not expand"},
+		{"<UNKNOWN>", "<UNKNOWN>", setVar(name), "did not fill this value in"},
+		{"placeholder", "<LEAKCHECK-your-key>", setVar(name), "placeholder"},
+		{"short", "LEAK123", setVar(name), "is 7 bytes; keys shorter than 8 bytes are refused"},
+		{"control character", "sk-test-LEAK\x1bCHECK-0123", setVar(name), "control character"},
+		{"both NAME and NAME_FILE", "sk-test-LEAKCHECK-0123456789", func(t *testing.T, v string) {
+			t.Setenv(name, v)
+			t.Setenv(name+"_FILE", writeFile(t, "key", v))
+		}, name + " and " + name + "_FILE are both set"},
+		{"NAME_FILE missing file", "sk-test-LEAKCHECK-key-not-a-path", setVar(name + "_FILE"), "names a file that does not exist"},
+		{"NAME_FILE is a directory", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", t.TempDir()) }, "cannot be read"},
+		{"NAME_FILE too large", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", bigFile) }, "larger than 64 KiB"},
+		{"NAME_FILE empty", "", setVar(name + "_FILE"), "_FILE is empty"},
+		{"NAME_FILE two trailing newlines", "sk-test-LEAKCHECK-0123456789\n\n", func(t *testing.T, v string) {
+			t.Setenv(name+"_FILE", writeFile(t, "key", v))
+		}, "leading or trailing whitespace"},
+		{"NAME_FILE holding a reference", "op://LEAKCHECK/item/field\n", func(t *testing.T, v string) {
+			t.Setenv(name+"_FILE", writeFile(t, "key", v))
+		}, "1Password reference"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(name, "") // restored after the test
+			os.Unsetenv(name)
+			t.Setenv(name+"_FILE", "")
+			os.Unsetenv(name + "_FILE")
+			tc.set(t, tc.value)
+			set, err := Load(oneService(name), nil)
+			if err == nil {
+				t.Fatalf("Load with %s = %v, nil; want an error", tc.name, set)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, name) {
+				t.Errorf("Load error %q does not name %s", msg, name)
+			}
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("Load error %q does not say %q", msg, tc.want)
+			}
+			if !strings.Contains(msg, `service "api", auth bearer`) {
+				t.Errorf("Load error %q does not name the service and auth", msg)
+			}
+			if v := strings.TrimSpace(tc.value); len(v) >= 5 && strings.Contains(msg, v) {
+				t.Errorf("Load error %q contains the value", msg)
+			}
+			if strings.Contains(msg, "LEAKCHECK") {
+				t.Errorf("Load error %q contains part of the value", msg)
+			}
+		})
+	}
+}
+
+func setVar(name string) func(*testing.T, string) {
+	return func(t *testing.T, v string) { t.Setenv(name, v) }
+}
+
+func TestLoadReportsAllProblemsTogether(t *testing.T) {
+	t.Setenv("KVTEST_ALL_A", "op://vault/item/LEAKCHECK")
+	t.Setenv("KVTEST_ALL_B", "tiny")
+	cfg := &config.Config{Services: []config.Service{
+		{Name: "a", BaseURL: "https://a.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_ALL_A"}},
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "header", Name: "X-Key", Env: "KVTEST_ALL_B"}},
+		{Name: "c", BaseURL: "https://c.example.com", Auth: config.Auth{Type: "query", Name: "k", Env: "KVTEST_ALL_C"}},
+		{Name: "d", BaseURL: "https://d.example.com", Auth: config.Auth{Type: "none"}},
+	}}
+	_, err := Load(cfg, nil)
+	if err == nil {
+		t.Fatal("Load with three bad keys: no error")
+	}
+	for _, want := range []string{"KVTEST_ALL_A", "KVTEST_ALL_B", "KVTEST_ALL_C", `service "b", auth header:X-Key`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Load error %q does not mention %s", err, want)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 3 {
+		t.Errorf("Load error has %d lines, want 3 (one per problem):\n%s", n, err)
+	}
+}
+
+func TestLoadUnsetsSecretVariables(t *testing.T) {
+	for _, ok := range []bool{true, false} {
+		t.Run(fmt.Sprint("success=", ok), func(t *testing.T) {
+			key := "sk-test-LEAKCHECK-0123456789"
+			if !ok {
+				key = "short"
+			}
+			t.Setenv("KVTEST_UNSET_KEY", key)
+			t.Setenv("KVTEST_UNSET_FILE_KEY_FILE", writeFile(t, "k", "sk-test-LEAKCHECK-file-0123456789\n"))
+			t.Setenv("KVTEST_UNSET_USER", "alice")
+			cfg := &config.Config{Services: []config.Service{
+				{Name: "a", BaseURL: "https://a.example.com", Auth: config.Auth{Type: "basic", Env: "KVTEST_UNSET_KEY", UsernameEnv: "KVTEST_UNSET_USER"}},
+				{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_UNSET_FILE_KEY"}},
+			}}
+			_, err := Load(cfg, nil)
+			if (err == nil) != ok {
+				t.Fatalf("Load = %v, want success %v", err, ok)
+			}
+			for _, v := range []string{"KVTEST_UNSET_KEY", "KVTEST_UNSET_FILE_KEY_FILE"} {
+				if _, set := os.LookupEnv(v); set {
+					t.Errorf("after Load, %s is still in the process environment", v)
+				}
+			}
+			if got := os.Getenv("KVTEST_UNSET_USER"); got != "alice" {
+				t.Errorf("after Load, KVTEST_UNSET_USER = %q, want it left alone (user names are not secret)", got)
+			}
+			for _, kv := range os.Environ() {
+				if strings.Contains(kv, "LEAKCHECK") {
+					t.Errorf("after Load, os.Environ() still holds %s", strings.SplitN(kv, "=", 2)[0])
+				}
+			}
+		})
+	}
+}
+
+func TestLoadFileTrimsExactlyOneNewline(t *testing.T) {
+	const key = "sk-test-LEAKCHECK-0123456789"
+	for _, content := range []string{key, key + "\n", key + "\r\n"} {
+		p := writeFile(t, "key", content)
+		t.Setenv("KVTEST_FILE_KEY_FILE", p)
+		set, err := Load(oneService("KVTEST_FILE_KEY"), nil)
+		if err != nil {
+			t.Fatalf("Load with file %q: %v", content, err)
+		}
+		c := set.Credentials()[0]
+		if c.Secret.Reveal() != key {
+			t.Errorf("Load with file %q: key is %d bytes, want %d", content, c.Secret.Len(), len(key))
+		}
+		if c.Source != SourceFile || c.Path != p {
+			t.Errorf("Load with file: Source, Path = %q, %q; want %q, %q", c.Source, c.Path, SourceFile, p)
+		}
+		if c.Secret.Name() != "KVTEST_FILE_KEY" {
+			t.Errorf("Load with file: secret named %q, want KVTEST_FILE_KEY (the marker names the key, not the file variable)", c.Secret.Name())
+		}
+	}
+}
+
+func TestLoadDotenvLosesToRealEnvironment(t *testing.T) {
+	p := writeFile(t, ".env", "KVTEST_DOT_A=sk-test-LEAKCHECK-from-dotenv-a\nKVTEST_DOT_B='sk-test-LEAKCHECK-from-dotenv-b'\nKVTEST_DOT_URL=https://x.example.com\n")
+	t.Setenv("KVTEST_DOT_A", "sk-test-LEAKCHECK-from-real-env")
+	t.Setenv("KVTEST_DOT_B", "")
+	os.Unsetenv("KVTEST_DOT_B")
+	env, err := ReadEnv(p)
+	if err != nil {
+		t.Fatalf("ReadEnv: %v", err)
+	}
+	if _, ok := os.LookupEnv("KVTEST_DOT_URL"); ok {
+		t.Errorf("ReadEnv put KVTEST_DOT_URL into the process environment")
+	}
+	if v, ok := env.Lookup("KVTEST_DOT_URL"); !ok || v != "https://x.example.com" {
+		t.Errorf("Lookup(KVTEST_DOT_URL) = %q, %v; want the dotenv value", v, ok)
+	}
+	for name, want := range map[string]Source{"KVTEST_DOT_A": SourceEnv, "KVTEST_DOT_B": SourceDotenv, "KVTEST_DOT_C": SourceNone} {
+		if got := env.Source(name); got != want {
+			t.Errorf("Source(%s) = %q, want %q", name, got, want)
+		}
+	}
+	cfg := &config.Config{Services: []config.Service{
+		{Name: "a", BaseURL: "https://a.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_DOT_A"}},
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_DOT_B"}},
+	}}
+	set, err := Load(cfg, env)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	got := map[string]string{}
+	for _, c := range set.Credentials() {
+		got[c.Service] = string(c.Source) + " " + c.Secret.Reveal()
+	}
+	want := map[string]string{
+		"a": "env sk-test-LEAKCHECK-from-real-env",
+		"b": "dotenv sk-test-LEAKCHECK-from-dotenv-b",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load credentials (-want +got):\n%s", diff)
+	}
+	if v, ok := env.Lookup("KVTEST_DOT_B"); ok {
+		t.Errorf("after Load, env.Lookup(KVTEST_DOT_B) = %d bytes; want the secret forgotten", len(v))
+	}
+	if _, ok := os.LookupEnv("KVTEST_DOT_B"); ok {
+		t.Errorf("Load put the dotenv secret KVTEST_DOT_B into the process environment")
+	}
+}
+
+func TestLoadDotenvErrorsNameTheFile(t *testing.T) {
+	p := writeFile(t, ".env", "KVTEST_DOTERR_KEY=tiny\n")
+	env, err := ReadEnv(p)
+	if err != nil {
+		t.Fatalf("ReadEnv: %v", err)
+	}
+	_, err = Load(oneService("KVTEST_DOTERR_KEY"), env)
+	if err == nil || !strings.Contains(err.Error(), "from env file "+p) {
+		t.Errorf("Load error = %v, want it to say the value came from %s", err, p)
+	}
+}
+
+func TestReadEnvMalformedHidesContents(t *testing.T) {
+	tests := []struct {
+		name, content string
+		wantLine      int // 0: "malformed" without a line
+	}{
+		{"bad key", "GOOD=dotenv-value-LEAKCHECK-AAAA\nsk-test-LEAKCHECK bad line!\nLATER=dotenv-value-LEAKCHECK-BBBB\n", 2},
+		{"unterminated quote", "GOOD=dotenv-value-LEAKCHECK-AAAA\nKEY=\"sk-test-LEAKCHECK-0123\nLATER=1\n", 2},
+		{"multi-line value then bad", "A=\"dotenv-value-LEAKCHECK\nstill-a\"\nB=ok\n!LEAKCHECK!\n", 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, ".env", tc.content)
+			_, err := ReadEnv(p)
+			if err == nil {
+				t.Fatalf("ReadEnv(%s) = nil error, want malformed", tc.name)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, p) {
+				t.Errorf("ReadEnv error %q does not name the file", msg)
+			}
+			if want := fmt.Sprintf("line %d ", tc.wantLine); !strings.Contains(msg, want) {
+				t.Errorf("ReadEnv error %q does not say %q", msg, want)
+			}
+			if strings.Contains(msg, "LEAKCHECK") || strings.Contains(msg, "GOOD") || strings.Contains(msg, "bad line") {
+				t.Errorf("ReadEnv error %q quotes the file", msg)
+			}
+		})
+	}
+	if _, err := ReadEnv(filepath.Join(t.TempDir(), "absent.env")); err == nil || !strings.Contains(err.Error(), "absent.env") {
+		t.Errorf("ReadEnv(absent file) = %v, want an error naming it", err)
+	}
+}
+
+func TestLoadWarnsOnLowEntropyKeys(t *testing.T) {
+	tests := []struct {
+		value string
+		weak  bool
+	}{
+		{"aaaaaaaaaaaaaaaa", true},
+		{"password123", true},
+		{"abababababababab", true},
+		{"AKIAIOSFODNN7EXAMPLE", true},
+		{"12345678", true},
+		{"my-api-key-changeme-now", true},
+		{"sk-test-LEAKCHECK-0123456789", false},
+		{"ghp_8fK2mQ9xLr4TzW1vB7nC3pY6sD0hJ5aE", false},
+		{"9f86d081884c7d659a2feaa0c55ad015", false},
+	}
+	for _, tc := range tests {
+		t.Setenv("KVTEST_WEAK_KEY", tc.value)
+		set, err := Load(oneService("KVTEST_WEAK_KEY"), nil)
+		if err != nil {
+			t.Fatalf("Load(%d-byte key): %v", len(tc.value), err)
+		}
+		w := set.Warnings()
+		if got := len(w) > 0; got != tc.weak {
+			t.Errorf("Load(%q) warnings = %q, want weak=%v", tc.value, w, tc.weak)
+		}
+		for _, msg := range w {
+			if !strings.Contains(msg, "KVTEST_WEAK_KEY") || strings.Contains(msg, tc.value) {
+				t.Errorf("warning %q must name KVTEST_WEAK_KEY and not contain the value", msg)
+			}
+		}
+	}
+}
+
+func TestLoadWarnsOnBearerPrefix(t *testing.T) {
+	t.Setenv("KVTEST_BEARER_KEY", "Bearer sk-test-LEAKCHECK-0123456789")
+	set, err := Load(oneService("KVTEST_BEARER_KEY"), nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if w := set.Warnings(); !slices.ContainsFunc(w, func(s string) bool { return strings.Contains(s, `begins with "Bearer "`) }) {
+		t.Errorf("Warnings() = %q, want one about the Bearer prefix", w)
+	}
+}
+
+func TestLoadBasicAuthSecrets(t *testing.T) {
+	const key = "sk-test-LEAKCHECK-0123456789"
+	t.Setenv("KVTEST_BASIC_KEY", key)
+	t.Setenv("KVTEST_BASIC_USER", "alice")
+	cfg := &config.Config{Services: []config.Service{
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "basic", Env: "KVTEST_BASIC_KEY", UsernameEnv: "KVTEST_BASIC_USER"}},
+		{Name: "n", BaseURL: "https://n.example.com", Auth: config.Auth{Type: "none"}},
+	}}
+	set, err := Load(cfg, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	var got []string
+	for _, s := range set.Secrets() {
+		got = append(got, s.Name()+"="+s.Reveal())
+	}
+	want := []string{"KVTEST_BASIC_KEY=" + key, "KVTEST_BASIC_KEY=alice:" + key}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Secrets() (-want +got):\n%s", diff)
+	}
+	creds := set.Credentials()
+	if len(creds) != 2 || creds[0].Username != "alice" || creds[1].Source != SourceNone {
+		t.Errorf("Credentials() = %v, want b with user alice and n with source none", creds)
+	}
+	if fp := set.Fingerprint("b"); fp != NewSecret("x", key).Fingerprint() || fp == "" {
+		t.Errorf("Fingerprint(b) = %q, want the key's fingerprint", fp)
+	}
+	for _, svc := range []string{"n", "absent"} {
+		if fp := set.Fingerprint(svc); fp != "" {
+			t.Errorf("Fingerprint(%s) = %q, want empty", svc, fp)
+		}
+	}
+	if set.Redactor() == nil {
+		t.Errorf("Redactor() = nil")
+	}
+}
+
+func TestLoadBasicUserWithColonRefused(t *testing.T) {
+	t.Setenv("KVTEST_COLON_KEY", "sk-test-LEAKCHECK-0123456789")
+	t.Setenv("KVTEST_COLON_USER", "ali:ce")
+	cfg := &config.Config{Services: []config.Service{
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "basic", Env: "KVTEST_COLON_KEY", UsernameEnv: "KVTEST_COLON_USER"}},
+	}}
+	if _, err := Load(cfg, nil); err == nil || !strings.Contains(err.Error(), "KVTEST_COLON_USER") {
+		t.Errorf("Load with a user name containing ':' = %v, want an error naming KVTEST_COLON_USER", err)
+	}
+}
+
+func TestLoadSharedVariableReadOnce(t *testing.T) {
+	t.Setenv("KVTEST_SHARED_KEY", "sk-test-LEAKCHECK-0123456789")
+	cfg := &config.Config{Services: []config.Service{
+		{Name: "a", BaseURL: "https://a.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_SHARED_KEY"}},
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "header", Name: "X-Key", Env: "KVTEST_SHARED_KEY"}},
+	}}
+	set, err := Load(cfg, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for _, c := range set.Credentials() {
+		if c.Secret.IsZero() {
+			t.Errorf("service %s has no key; a variable shared by two services must serve both", c.Service)
+		}
+	}
+	if n := len(set.Secrets()); n != 1 {
+		t.Errorf("Secrets() has %d entries, want 1 (deduplicated)", n)
+	}
+}
+
+func TestLoadErrorsAreNotSentinelsOfEachOther(t *testing.T) {
+	// errors.Join keeps each problem reachable for callers that want them.
+	t.Setenv("KVTEST_JOIN_A", "short")
+	_, err := Load(oneService("KVTEST_JOIN_A"), nil)
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) || len(joined.Unwrap()) != 1 {
+		t.Errorf("Load error %v is not a join of one problem", err)
+	}
+}
