@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +43,7 @@ func leakForms(key string) []struct{ name, text string } {
 	return []struct{ name, text string }{
 		{"raw", key},
 		{"upper", asciiUpper(key)},
-		{"lower", strings.ToLower(key)},
+		{"lower", string(asciiLower([]byte(key)))},
 		{"reversed", string(rev)},
 		{"base64 std", base64.StdEncoding.EncodeToString(b)},
 		{"base64 std unpadded", base64.RawStdEncoding.EncodeToString(b)},
@@ -461,5 +463,202 @@ func TestVariantsOf(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("variantsOf(%q) mismatch (-want +got):\n%s", "user:pass", diff)
+	}
+}
+
+func TestWriterSecretSplitAcrossWrites(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	in := `{"log":"key=` + testKey + ` ok"}` + "\n"
+	want := `{"log":"key=` + testMarker + ` ok"}` + "\n"
+	for cut := 1; cut < len(in); cut++ {
+		var buf bytes.Buffer
+		w := r.NewWriter(&buf)
+		for _, part := range []string{in[:cut], in[cut:]} {
+			if n, err := w.Write([]byte(part)); n != len(part) || err != nil {
+				t.Fatalf("Write(%q) = %d, %v, want %d, nil", part, n, err, len(part))
+			}
+		}
+		if got := buf.String(); got != want {
+			t.Errorf("Write(%q) then Write(%q) wrote %q, want %q", in[:cut], in[cut:], got, want)
+		}
+	}
+}
+
+func TestWriterOneByteWrites(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	b64 := base64.StdEncoding.EncodeToString([]byte(testKey))
+	in := "a " + testKey + " b \\u0073k-test-LEAKCHECK-0123456789 c " + b64[:20] + `\r\n` + b64[20:] + " d"
+	want := "a " + testMarker + " b " + testMarker + " c " + testMarker + " d"
+	var buf bytes.Buffer
+	w := r.NewWriter(&buf)
+	for i := range len(in) {
+		if _, err := w.Write([]byte{in[i]}); err != nil {
+			t.Fatalf("Write(%q): %v", in[i], err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := buf.String(); got != want {
+		t.Errorf("%d one-byte writes of %q wrote %q, want %q", len(in), in, got, want)
+	}
+}
+
+func TestWriterPassesLinesAtOnce(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	var buf bytes.Buffer
+	w := r.NewWriter(&buf)
+	steps := []struct{ write, want string }{
+		{`{"id":1,"k":"` + testKey + `"}` + "\n", `{"id":1,"k":"` + testMarker + `"}` + "\n"},
+		{"partial line ", ""},
+		{"ends here\nnext starts sk-test-", "partial line ends here\n"},
+		{"LEAKCHECK-0123456789\n\n", testMarker + "\n\n"},
+	}
+	for _, s := range steps {
+		buf.Reset()
+		if _, err := w.Write([]byte(s.write)); err != nil {
+			t.Fatalf("Write(%q): %v", s.write, err)
+		}
+		got := buf.String()
+		if s.want == testMarker+"\n\n" {
+			s.want = "next starts " + s.want
+		}
+		if got != s.want {
+			t.Errorf("Write(%q) passed on %q at once, want %q", s.write, got, s.want)
+		}
+	}
+	buf.Reset()
+	if _, err := w.Write([]byte("no newline")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if got := buf.String(); got != "no newline" {
+		t.Errorf("Flush passed on %q, want %q", got, "no newline")
+	}
+}
+
+// TestWriterLongLine writes a line far longer than the Writer holds, in
+// chunks, with keys across chunk boundaries; what comes out must equal
+// redacting the whole line at once, and must not wait for the line to end.
+func TestWriterLongLine(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	var in strings.Builder
+	for in.Len() < 5*maxPending {
+		fmt.Fprintf(&in, `{"n":%d,"pad":"%s"},`, in.Len(), strings.Repeat("x", in.Len()%97))
+		if in.Len()%7 == 0 {
+			in.WriteString(testKey)
+		}
+		if in.Len()%11 == 0 {
+			in.WriteString(`\u0073k-test-LEAKCHECK-0123456789`)
+		}
+	}
+	whole := in.String()
+	for _, chunk := range []int{1000, 4093, maxPending + 1} {
+		var buf bytes.Buffer
+		w := r.NewWriter(&buf)
+		for i := 0; i < len(whole); i += chunk {
+			if _, err := w.Write([]byte(whole[i:min(i+chunk, len(whole))])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if buf.Len() == 0 {
+			t.Errorf("chunk %d: nothing passed on before Close, want all but the holdback", chunk)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := buf.String(), r.RedactString(whole); got != want {
+			t.Errorf("chunk %d: streamed output differs from Redact of the whole (len %d vs %d)", chunk, len(got), len(want))
+		}
+		if strings.Contains(buf.String(), "LEAKCHECK") {
+			t.Errorf("chunk %d: streamed output holds the key", chunk)
+		}
+	}
+}
+
+func TestWriterClosed(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := NewRedactor(NewSecret(testName, testKey)).NewWriter(&buf)
+	if _, err := w.Write([]byte("held")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close() = %v, want nil", err)
+	}
+	if buf.String() != "held" {
+		t.Errorf("Close passed on %q, want %q", buf.String(), "held")
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("second Close() = %v, want nil", err)
+	}
+	if n, err := w.Write([]byte("late\n")); n != 0 || !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Write after Close = %d, %v, want 0, os.ErrClosed", n, err)
+	}
+}
+
+type failWriter struct{ calls int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	f.calls++
+	return 0, errors.New("disk full")
+}
+
+func TestWriterErrorIsSticky(t *testing.T) {
+	t.Parallel()
+	fw := &failWriter{}
+	w := NewRedactor(NewSecret(testName, testKey)).NewWriter(fw)
+	if _, err := w.Write([]byte("line\n")); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Write to a failing writer = %v, want the cause", err)
+	}
+	if _, err := w.Write([]byte("again\n")); err == nil {
+		t.Errorf("second Write to a failing writer = nil error, want the first error")
+	}
+	if fw.calls != 1 {
+		t.Errorf("failing writer called %d times, want 1", fw.calls)
+	}
+}
+
+func TestWriterConcurrent(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	var buf bytes.Buffer
+	w := r.NewWriter(&buf)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				line := fmt.Sprintf("g%d i%d key=%s end\n", g, i, testKey)
+				if _, err := w.Write([]byte(line)); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%50 == 0 {
+					r.Add(NewSecret(fmt.Sprintf("EXTRA_%d_%d", g, i), fmt.Sprintf("extra-LEAKCHECK-%d-%d", g, i)))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 8*200 {
+		t.Errorf("got %d lines, want %d", len(lines), 8*200)
+	}
+	for _, l := range lines {
+		if !strings.HasSuffix(l, "key="+testMarker+" end") {
+			t.Errorf("line %q: want it whole, with the key redacted", l)
+			break
+		}
 	}
 }

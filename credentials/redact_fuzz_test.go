@@ -1,0 +1,135 @@
+package credentials
+
+import (
+	"bytes"
+	"encoding/base64"
+	"testing"
+)
+
+// FuzzRedact plants a random secret in random text, in every encoding and at
+// every base64 alignment, and checks that no form of it survives; and checks
+// that text without the secret comes back as the very same slice.
+//
+//	go test -run='^$' -fuzz='^FuzzRedact$' -fuzztime=20s ./credentials
+func FuzzRedact(f *testing.F) {
+	f.Add([]byte(testKey), []byte(`{"jsonrpc":"2.0","result":{"text":"hi\n"}}`), []byte("user:"), uint16(20))
+	f.Add([]byte("abcdefghij"), []byte("efghijklmnop abcdefghijklmnop"), []byte("x"), uint16(3))
+	f.Add([]byte(`sk-"q\uote/<&>`), []byte(`\\\"\u0041%41&#65;`), []byte{0xff, 0x00}, uint16(7))
+	f.Add([]byte("nLEAKCHECK"), []byte(`"\n\\\n"`), []byte("ab"), uint16(2))
+	f.Add([]byte("caf\xc3\xa9-\xe2\x98\x83-LEAK"), []byte("\xc3\xa9\xe2\x98"), []byte(""), uint16(1))
+	f.Add([]byte("+/+/+/+/+/=="), []byte("QUJD\r\nREVG\\r\\nR0hJ"), []byte("+"), uint16(9))
+	f.Fuzz(func(t *testing.T, secret, text, pre []byte, at uint16) {
+		if len(secret) == 0 || len(secret) > 80 || len(text) > 4096 || bytes.IndexByte(secret, 0) >= 0 {
+			return
+		}
+		key := string(secret)
+		r := NewRedactor(NewSecret("FUZZ_KEY", key))
+		marker := []byte("[REDACTED:FUZZ_KEY]")
+
+		// Whatever the text, output must hold no form of the key; and if the
+		// text held none, it must come back untouched and uncopied.
+		check := func(in []byte, forms []string) {
+			t.Helper()
+			orig := bytes.Clone(in)
+			out := r.Redact(in)
+			if !bytes.Equal(in, orig) {
+				t.Fatalf("Redact(%q) modified its input", orig)
+			}
+			if !fuzzHolds(r, in) {
+				if len(in) > 0 && (len(out) != len(in) || &out[0] != &in[0]) {
+					t.Fatalf("Redact(%q) = %q, want the same slice: it holds no form of %q", in, out, key)
+				}
+				return
+			}
+			if bytes.Equal(out, in) {
+				t.Fatalf("Redact(%q) left it unchanged, but it holds a form of %q", in, key)
+			}
+			// Markers become NUL, which no form contains, so that text on
+			// both sides of a marker cannot combine into a false alarm.
+			sep := asciiLower(bytes.ReplaceAll(out, marker, []byte{0}))
+			for _, form := range forms {
+				if form != "" && bytes.Contains(sep, asciiLower([]byte(form))) {
+					t.Fatalf("Redact(%q) = %q: %q survived", in, out, form)
+				}
+			}
+		}
+		plant := func(form string) []byte {
+			i := int(at) % (len(text) + 1)
+			return append(append(append([]byte{}, text[:i]...), form...), text[i:]...)
+		}
+
+		check(text, []string{key})
+		for _, f := range leakForms(key) {
+			check(plant(f.text), []string{key, f.text})
+		}
+		// The key inside a longer blob, at each offset mod 3, then base64:
+		// what depends on the key's bytes alone must go.
+		for off := range 3 {
+			head := append([]byte{}, pre[:min(len(pre), 9)]...)
+			for len(head)%3 != off {
+				head = append(head, 'p')
+			}
+			blob := append(append(append([]byte{}, head...), secret...), text[:min(len(text), 4)]...)
+			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+				s := enc.EncodeToString(blob)
+				check(plant(s), []string{key, coreOf(s, len(head), len(secret))})
+			}
+		}
+		basic := base64.StdEncoding.EncodeToString([]byte("user:" + key))
+		check(plant("Basic "+basic), []string{key, coreOf(basic, len("user:"), len(secret))})
+	})
+}
+
+// fuzzHolds reports whether p holds a variant of a secret r knows, as it
+// stands or after decoding the whole of p at once — the slow, obvious
+// version of what Redact does with a filter and islands.
+func fuzzHolds(r *Redactor, p []byte) bool {
+	st := r.current()
+	lp := asciiLower(p)
+	dec := asciiLower(decodeAll(p))
+	for _, pt := range st.m.pats {
+		v := st.m.data[pt.off : pt.off+pt.n]
+		if bytes.Contains(lp, v) || bytes.Contains(dec, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeAll undoes one layer of escaping in all of p, left to right.
+func decodeAll(p []byte) []byte {
+	var out []byte
+	var buf [4]byte
+	for i := 0; i < len(p); {
+		c := p[i]
+		if c == '\n' || c == '\r' || c == '\\' {
+			if k := joinAt(p, i); k > 0 {
+				i += k
+				continue
+			}
+		}
+		if c == '%' || c == '\\' || c == '&' {
+			if k, m := escapeAt(p, i, &buf); k > 0 {
+				out = append(out, buf[:m]...)
+				i += k
+				continue
+			}
+		}
+		out = append(out, c)
+		i++
+	}
+	return out
+}
+
+// asciiLower lower-cases ASCII letters only; bytes.ToLower would also turn
+// invalid UTF-8 into U+FFFD.
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
+}
