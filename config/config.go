@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -16,8 +17,17 @@ const (
 	AuthBearer = "bearer" // Authorization: Bearer KEY
 	AuthHeader = "header" // NAME: KEY
 	AuthQuery  = "query"  // ?NAME=KEY
-	AuthBasic  = "basic"  // Authorization: Basic base64(user:KEY)
+	AuthBasic  = "basic"  // Authorization: Basic base64(user:KEY), or base64(KEY:) with KeyAs "username"
 	AuthNone   = "none"   // no credential
+	// AuthOAuth2 fetches a token with the OAuth 2.0 client credentials
+	// grant and sends it as Authorization: Bearer TOKEN.
+	AuthOAuth2 = "oauth2_client_credentials"
+)
+
+// Where the key goes in Basic auth ([Auth.KeyAs]).
+const (
+	KeyAsPassword = "password" // user from UsernameEnv (or empty), password = KEY
+	KeyAsUsername = "username" // user = KEY, password empty (Stripe and others)
 )
 
 // Defaults applied to every service whose field is zero.
@@ -31,17 +41,47 @@ const (
 // Auth says how a service's credential is attached. It names the environment
 // variable holding the secret; it never holds the secret itself.
 type Auth struct {
-	// Type is one of AuthBearer, AuthHeader, AuthQuery, AuthBasic, AuthNone.
+	// Type is one of AuthBearer, AuthHeader, AuthQuery, AuthBasic,
+	// AuthOAuth2, AuthNone.
 	Type string `yaml:"type"`
 	// Name is the header (AuthHeader) or query parameter (AuthQuery) that
 	// carries the key; empty for the other types.
 	Name string `yaml:"name"`
 	// Env is the environment variable holding the key; NAME_FILE may hold a
-	// path to it instead. Empty only for AuthNone.
+	// path to it instead. Empty for AuthNone and AuthOAuth2 (whose secret
+	// is ClientSecretEnv).
 	Env string `yaml:"env"`
 	// UsernameEnv is the environment variable holding the Basic-auth user
-	// name (AuthBasic only). Empty: the user name is empty.
+	// name (AuthBasic with KeyAs "password" only). Empty: the user name is
+	// empty.
 	UsernameEnv string `yaml:"username_env"`
+	// KeyAs says which half of Basic auth carries the key: KeyAsPassword
+	// (the zero value means this) or KeyAsUsername, for APIs such as
+	// Stripe that take the key as the user name and no password.
+	KeyAs string `yaml:"key_as"`
+	// TokenURL is the OAuth 2.0 token endpoint (AuthOAuth2 only): https, or
+	// http to a loopback host. keyveil sends the client secret there and
+	// nowhere else.
+	TokenURL string `yaml:"token_url"`
+	// ClientIDEnv is the environment variable holding the OAuth 2.0 client
+	// ID (AuthOAuth2 only). Client IDs are not secret, but they are often
+	// issued next to the secret, so they are read the same way.
+	ClientIDEnv string `yaml:"client_id_env"`
+	// ClientSecretEnv is the environment variable holding the OAuth 2.0
+	// client secret (AuthOAuth2 only); NAME_FILE works as for Env.
+	ClientSecretEnv string `yaml:"client_secret_env"`
+	// Scopes are requested from the token endpoint (AuthOAuth2 only). They
+	// are OAuth scopes, unrelated to the tool scopes of [Tool.Scope].
+	Scopes []string `yaml:"scopes"`
+}
+
+// SecretEnv returns the environment variable holding the service's secret:
+// Env, or ClientSecretEnv for AuthOAuth2; "" for AuthNone.
+func (a Auth) SecretEnv() string {
+	if a.Type == AuthOAuth2 {
+		return a.ClientSecretEnv
+	}
+	return a.Env
 }
 
 // HeaderName returns the request header the credential travels in, or ""
@@ -49,7 +89,7 @@ type Auth struct {
 // caller-supplied headers of this name.
 func (a Auth) HeaderName() string {
 	switch a.Type {
-	case AuthBearer, AuthBasic:
+	case AuthBearer, AuthBasic, AuthOAuth2:
 		return "Authorization"
 	case AuthHeader:
 		return a.Name
@@ -58,12 +98,16 @@ func (a Auth) HeaderName() string {
 }
 
 // Scheme returns the auth scheme as an operator writes it: "bearer",
-// "header:X-API-Key", "query:api_key", "basic" or "none". It is safe to show
-// to the model.
+// "header:X-API-Key", "query:api_key", "basic", "basic:key-as-username",
+// "oauth2_client_credentials" or "none". It is safe to show to the model.
 func (a Auth) Scheme() string {
 	switch a.Type {
 	case AuthHeader, AuthQuery:
 		return a.Type + ":" + a.Name
+	case AuthBasic:
+		if a.KeyAs == KeyAsUsername {
+			return "basic:key-as-username"
+		}
 	}
 	return a.Type
 }
@@ -93,8 +137,30 @@ type Service struct {
 	DenyHeaders []string `yaml:"deny_headers"`
 	// Docs is free text shown by list_services to help the model.
 	Docs string `yaml:"docs"`
+	// OpenAPI is an OpenAPI 3.0 or 3.1 document (a local YAML or JSON
+	// file; a relative path is relative to the services file) whose
+	// Operations become tools. The openapi package reads it; config only
+	// checks that the keys make sense together.
+	OpenAPI string `yaml:"openapi"`
+	// Operations chooses the OpenAPI operations offered as tools: an
+	// operationId, "tag:NAME", or "*" for all. Empty with OpenAPI set is an
+	// error, so that importing a document never offers everything by
+	// accident.
+	Operations []string `yaml:"operations"`
+	// CallAPI reports whether call_api may reach this service. It is true
+	// unless the services file says call_api: false, which leaves the model
+	// only the service's named operations.
+	CallAPI bool `yaml:"call_api"`
+	// ScopesEnv names an environment variable (not a secret) listing scopes
+	// granted for this service's tools only, comma-separated; empty: none
+	// beyond MCP_API_SCOPES.
+	ScopesEnv string `yaml:"scopes_env"`
+	// Scopes are the scopes read from ScopesEnv by [Load]. They grant
+	// tools of this service only.
+	Scopes []string `yaml:"-"`
 
 	rules []Rule
+	pos   positions
 }
 
 // Rules returns the parsed allow rules. It is valid after the Config that
@@ -107,11 +173,16 @@ func (s Service) URL() *url.URL {
 	return u
 }
 
-// Config is everything keyveil serves: the services and the deployment's
-// granted scopes.
+// Config is everything keyveil serves: the services, the tools declared on
+// them and the deployment's granted scopes.
 type Config struct {
 	// Services are sorted by name.
 	Services []Service
+	// Tools are the declared tools, in the order the file lists them,
+	// followed by those [Config.AddTools] added (the openapi package's
+	// imports). Whether a tool is offered depends on scopes and
+	// --read-only; see [Config.Granted].
+	Tools []Tool
 	// Scopes are granted to this deployment (MCP_API_SCOPES); a tool whose
 	// scope is not among them is not offered.
 	Scopes []string
@@ -132,35 +203,44 @@ func (c *Config) Service(name string) (Service, bool) {
 
 var serviceName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
-// validate fills defaults and checks every service. Errors name the service
-// and the field, and say what to write instead.
+// validate fills defaults and checks every service and tool. Errors name
+// the file and line when the item came from a file, the service or tool and
+// the key, and say what to write instead.
 func (c *Config) validate() error {
 	var errs []error
 	seen := map[string]bool{}
 	for i := range c.Services {
 		s := &c.Services[i]
-		if err := s.validate(); err != nil {
-			errs = append(errs, err)
+		for _, err := range s.validate() {
+			errs = append(errs, s.pos.locate(err))
 		}
 		if seen[s.Name] {
-			errs = append(errs, fmt.Errorf("service %q is defined twice", s.Name))
+			errs = append(errs, s.pos.locate(fmt.Errorf("service %q is defined twice; rename one", s.Name)))
 		}
 		seen[s.Name] = true
 	}
 	slices.SortFunc(c.Services, func(a, b Service) int { return strings.Compare(a.Name, b.Name) })
+	errs = append(errs, c.validateTools(c.Tools, nil)...)
+	sortErrors(errs)
 	return errors.Join(errs...)
 }
 
-func (s *Service) validate() error {
+// validate fills s's defaults and returns one error per problem, each
+// wrapping a [fieldError] so that a file error can point at its key.
+func (s *Service) validate() []error {
 	if !serviceName.MatchString(s.Name) {
-		return fmt.Errorf("service name %q: use 1-32 lower-case letters, digits, '-' or '_', starting with a letter", s.Name)
+		return []error{fmt.Errorf("service name %q: use 1-32 lower-case letters, digits, '-' or '_', starting with a letter", s.Name)}
+	}
+	var errs []error
+	add := func(field string, err error) {
+		errs = append(errs, fmt.Errorf("service %q: %w", s.Name, &fieldError{field: field, err: err}))
 	}
 	if err := checkBaseURL(s.BaseURL); err != nil {
-		return fmt.Errorf("service %q: %w", s.Name, err)
+		add("base_url", err)
 	}
 	s.BaseURL = strings.TrimSuffix(s.BaseURL, "/")
-	if err := s.Auth.validate(); err != nil {
-		return fmt.Errorf("service %q: %w", s.Name, err)
+	if field, err := s.Auth.validate(); err != nil {
+		add("auth."+field, err)
 	}
 	if len(s.Allow) == 0 {
 		s.Allow = []string{DefaultAllow}
@@ -169,66 +249,188 @@ func (s *Service) validate() error {
 	for _, a := range s.Allow {
 		r, err := ParseRule(a)
 		if err != nil {
-			return fmt.Errorf("service %q: %w", s.Name, err)
+			add("allow", err)
+			continue
 		}
 		s.rules = append(s.rules, r)
 	}
 	if s.Timeout < 0 {
-		return fmt.Errorf("service %q: timeout must be positive", s.Name)
+		add("timeout", errors.New("timeout must be positive, like 30s"))
 	}
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
 	}
 	if s.MaxResponseBytes < 0 {
-		return fmt.Errorf("service %q: max_response_bytes must be positive", s.Name)
+		add("max_response_bytes", errors.New("max_response_bytes must be positive, like 262144"))
 	}
 	if s.MaxResponseBytes == 0 {
 		s.MaxResponseBytes = DefaultMaxResponseBytes
 	}
-	for h := range s.Headers {
-		if !isToken(h) {
-			return fmt.Errorf("service %q: header name %q is not valid", s.Name, h)
+	for _, h := range slices.Sorted(maps.Keys(s.Headers)) {
+		if err := s.checkHeader(h, s.Headers[h]); err != nil {
+			add("headers", err)
 		}
+	}
+	for _, h := range s.DenyHeaders {
+		if !isToken(h) {
+			add("deny_headers", fmt.Errorf("deny_headers: %q is not a header name", h))
+		}
+	}
+	if s.OpenAPI != "" && len(s.Operations) == 0 {
+		add("openapi", errors.New(`openapi needs operations: the operationIds, "tag:NAME" entries or "*" to offer as tools (run keyveil openapi FILE to see them)`))
+	}
+	if s.OpenAPI == "" && len(s.Operations) > 0 {
+		add("operations", errors.New("operations needs openapi: the OpenAPI document they come from"))
+	}
+	for _, op := range s.Operations {
+		if strings.TrimSpace(op) == "" || strings.TrimSpace(op) == "tag:" {
+			add("operations", errors.New(`operations has an empty entry; write an operationId, "tag:NAME" or "*"`))
+		}
+	}
+	if s.ScopesEnv != "" {
+		if err := checkEnvName("scopes_env", s.ScopesEnv); err != nil {
+			add("scopes_env", err)
+		} else if s.ScopesEnv == s.Auth.SecretEnv() || s.ScopesEnv == s.Auth.ClientIDEnv || s.ScopesEnv == s.Auth.UsernameEnv {
+			add("scopes_env", fmt.Errorf("scopes_env must name its own variable, not %s, which auth reads", s.ScopesEnv))
+		}
+	}
+	return errs
+}
+
+// checkHeader refuses static headers that would carry a credential: those
+// belong in auth, where the key is read from the environment and attached
+// to this service's origin only.
+func (s *Service) checkHeader(name, value string) error {
+	if !isToken(name) {
+		return fmt.Errorf("header name %q is not valid", name)
+	}
+	switch strings.ToLower(name) {
+	case "authorization", "proxy-authorization", "cookie":
+		return fmt.Errorf("headers: %s carries a credential; use auth (with env naming the variable that holds the key) instead", name)
+	}
+	if h := s.Auth.HeaderName(); h != "" && strings.EqualFold(h, name) {
+		return fmt.Errorf("headers: %s is the header auth attaches the key to; remove it from headers", name)
+	}
+	if looksLikeSecret(value) {
+		return fmt.Errorf("headers: the value of %s looks like a secret written inline; headers are for non-secret values — put the key in an environment variable and name it in auth", name)
 	}
 	return nil
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func (a *Auth) validate() error {
+// checkEnvName checks a key whose value must name an environment variable.
+// Its errors never repeat the value: a value that fails is often the
+// secret itself, pasted where its variable's name belongs.
+func checkEnvName(key, v string) error {
+	if looksLikeSecret(v) {
+		return fmt.Errorf("%s looks like a secret written inline (the value is not shown); move it into an environment variable and write the environment variable name here, like CRM_API_KEY", key)
+	}
+	if !envName.MatchString(v) {
+		return fmt.Errorf("%s must be an environment variable name like CRM_API_KEY, not a value; put the key in that variable", key)
+	}
+	return nil
+}
+
+// validate checks a and returns the key the error is about, so a file
+// error can point at its line.
+func (a *Auth) validate() (string, error) {
 	a.Type = strings.ToLower(a.Type)
+	const known = "use bearer, header, query, basic, oauth2_client_credentials or none"
 	switch a.Type {
 	case AuthBearer, AuthBasic:
 		if a.Name != "" {
-			return fmt.Errorf("auth type %s takes no name (the key goes in Authorization)", a.Type)
+			return "name", fmt.Errorf("auth type %s takes no name (the key goes in Authorization)", a.Type)
 		}
 	case AuthHeader, AuthQuery:
 		if a.Name == "" || !isToken(a.Name) {
-			return fmt.Errorf("auth type %s needs the %s name that carries the key, like %s:X-API-Key", a.Type, a.Type, a.Type)
+			return "name", fmt.Errorf("auth type %s needs the %s name that carries the key, like %s:X-API-Key", a.Type, a.Type, a.Type)
 		}
+	case AuthOAuth2:
+		return a.validateOAuth2()
 	case AuthNone:
 		if a.Env != "" {
-			return fmt.Errorf("auth type none takes no env")
+			return "env", fmt.Errorf("auth type none takes no env")
 		}
-		return nil
+		if a.Name != "" || a.UsernameEnv != "" || a.KeyAs != "" || a.TokenURL != "" || a.ClientIDEnv != "" || a.ClientSecretEnv != "" || len(a.Scopes) > 0 {
+			return "type", fmt.Errorf("auth type none takes no other keys")
+		}
+		return "", nil
 	case "":
-		return fmt.Errorf("auth type is missing; use bearer, header, query, basic or none")
+		return "type", fmt.Errorf("auth type is missing; %s", known)
 	default:
-		return fmt.Errorf("auth type %q is not known; use bearer, header, query, basic or none", a.Type)
+		return "type", fmt.Errorf("auth type %q is not known; %s", a.Type, known)
 	}
 	if a.Env == "" {
-		return fmt.Errorf("auth needs env: the name of the environment variable that holds the key (never the key itself)")
+		return "env", fmt.Errorf("auth needs env: the name of the environment variable that holds the key (never the key itself)")
 	}
-	if !envName.MatchString(a.Env) {
-		return fmt.Errorf("auth env must be an environment variable name like CRM_API_KEY, not a value; put the key in that variable")
+	if err := checkEnvName("auth env", a.Env); err != nil {
+		return "env", err
 	}
-	if a.UsernameEnv != "" && a.Type != AuthBasic {
-		return fmt.Errorf("username_env is only for auth type basic")
+	if a.TokenURL != "" || a.ClientIDEnv != "" || a.ClientSecretEnv != "" || len(a.Scopes) > 0 {
+		return "type", fmt.Errorf("token_url, client_id_env, client_secret_env and scopes are only for auth type %s", AuthOAuth2)
 	}
-	if a.UsernameEnv != "" && !envName.MatchString(a.UsernameEnv) {
-		return fmt.Errorf("auth username_env must be an environment variable name")
+	if a.Type != AuthBasic {
+		if a.UsernameEnv != "" {
+			return "username_env", fmt.Errorf("username_env is only for auth type basic")
+		}
+		if a.KeyAs != "" {
+			return "key_as", fmt.Errorf("key_as is only for auth type basic")
+		}
+		return "", nil
 	}
-	return nil
+	switch a.KeyAs {
+	case "", KeyAsPassword:
+		a.KeyAs = KeyAsPassword
+	case KeyAsUsername:
+		if a.UsernameEnv != "" {
+			return "username_env", fmt.Errorf("key_as: username sends the key as the user name and no password, so username_env has nothing to do; remove it")
+		}
+	default:
+		return "key_as", fmt.Errorf("key_as %q is not known; use password (user from username_env, password = key) or username (user = key, no password, as Stripe expects)", a.KeyAs)
+	}
+	if a.UsernameEnv != "" {
+		if err := checkEnvName("auth username_env", a.UsernameEnv); err != nil {
+			return "username_env", err
+		}
+	}
+	return "", nil
+}
+
+func (a *Auth) validateOAuth2() (string, error) {
+	if a.Env != "" {
+		return "env", fmt.Errorf("auth type %s takes no env; name the client secret's variable in client_secret_env", AuthOAuth2)
+	}
+	if a.Name != "" || a.UsernameEnv != "" || a.KeyAs != "" {
+		return "type", fmt.Errorf("auth type %s takes only token_url, client_id_env, client_secret_env and scopes", AuthOAuth2)
+	}
+	if a.TokenURL == "" {
+		return "token_url", fmt.Errorf("auth type %s needs token_url: the token endpoint, like https://auth.example.com/oauth/token", AuthOAuth2)
+	}
+	if err := checkBaseURL(a.TokenURL); err != nil {
+		return "token_url", fmt.Errorf("token_url: %w", err)
+	}
+	if a.ClientIDEnv == "" {
+		return "client_id_env", fmt.Errorf("auth type %s needs client_id_env: the environment variable holding the client ID", AuthOAuth2)
+	}
+	if err := checkEnvName("auth client_id_env", a.ClientIDEnv); err != nil {
+		return "client_id_env", err
+	}
+	if a.ClientSecretEnv == "" {
+		return "client_secret_env", fmt.Errorf("auth type %s needs client_secret_env: the environment variable holding the client secret (never the secret itself)", AuthOAuth2)
+	}
+	if err := checkEnvName("auth client_secret_env", a.ClientSecretEnv); err != nil {
+		return "client_secret_env", err
+	}
+	if a.ClientSecretEnv == a.ClientIDEnv {
+		return "client_secret_env", fmt.Errorf("client_id_env and client_secret_env name the same variable; use one for each")
+	}
+	for _, sc := range a.Scopes {
+		if sc == "" || strings.ContainsAny(sc, " \t\"\\") {
+			return "scopes", fmt.Errorf("auth scopes: %q is not an OAuth scope (no spaces or quotes)", sc)
+		}
+	}
+	return "", nil
 }
 
 // checkBaseURL enforces the transport rules at start-up, so that a typo

@@ -52,35 +52,42 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	}
 	c := &Config{}
 	if path != "" {
-		fc, err := LoadFile(path)
+		fc, err := readFile(path)
 		if err != nil {
 			return nil, err
 		}
 		c = fc
 	}
 	c.Scopes = splitList(e.Scopes)
-	if e.BaseURL == "" {
-		if path == "" {
-			return nil, errors.New("MCP_API_BASE_URL is not set; set it to the API's root URL (like https://api.example.com/v1) in the env block of your MCP client config, or pass --config FILE")
+	if e.BaseURL == "" && path == "" {
+		return nil, errors.New("MCP_API_BASE_URL is not set; set it to the API's root URL (like https://api.example.com/v1) in the env block of your MCP client config, or pass --config FILE")
+	}
+	if e.BaseURL != "" {
+		if _, dup := c.Service(DefaultServiceName); dup {
+			return nil, fmt.Errorf("MCP_API_BASE_URL is set and %s also defines a service named %q; remove one of them", path, DefaultServiceName)
 		}
-		return c, nil
+		s, err := e.service()
+		if err != nil {
+			return nil, err
+		}
+		c.Services = append(c.Services, s)
 	}
-	if _, dup := c.Service(DefaultServiceName); dup {
-		return nil, fmt.Errorf("MCP_API_BASE_URL is set and %s also defines a service named %q; remove one of them", path, DefaultServiceName)
-	}
-	s, err := e.service()
-	if err != nil {
-		return nil, err
-	}
-	c.Services = append(c.Services, s)
 	if err := c.validate(); err != nil {
 		return nil, envError(err)
+	}
+	for i := range c.Services {
+		s := &c.Services[i]
+		if s.ScopesEnv == "" {
+			continue
+		}
+		v, _ := lookup(s.ScopesEnv)
+		s.Scopes = splitList(v)
 	}
 	return c, nil
 }
 
 func (e apiEnv) service() (Service, error) {
-	s := Service{Name: DefaultServiceName, BaseURL: e.BaseURL, Docs: e.Docs}
+	s := Service{Name: DefaultServiceName, BaseURL: e.BaseURL, Docs: e.Docs, CallAPI: true}
 	auth, err := ParseAuth(e.Auth)
 	if err != nil {
 		return s, fmt.Errorf("MCP_API_AUTH: %w", err)

@@ -1,23 +1,28 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// fileFormat is the services file as written. Unknown keys are errors, so a
-// misspelt "alow" cannot silently leave a service with the default rules.
-type fileFormat struct {
-	Services map[string]*Service `yaml:"services"`
+// LoadFile reads and validates a services file on its own: a tool may name
+// only services the file defines. Errors name the file and the line.
+func LoadFile(path string) (*Config, error) {
+	c, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-// LoadFile reads and validates a services file. Errors name the file and,
-// where the YAML parser knows it, the line.
-func LoadFile(path string) (*Config, error) {
+func readFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading services file: %w", err)
@@ -25,41 +30,84 @@ func LoadFile(path string) (*Config, error) {
 	return parseFile(path, data)
 }
 
+// parseFile decodes a services file without the checks that need the whole
+// configuration (tools naming services, the zero-config service); Load runs
+// those once everything is in.
+//
+// The file has two top-level keys: services (a mapping of names to
+// [Service]) and tools (a list of [Tool]). Unknown keys are errors, so a
+// misspelt "alow" cannot silently leave a service with the default rules.
 func parseFile(path string, data []byte) (*Config, error) {
-	var f fileFormat
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			return nil, fmt.Errorf("%s: %s", path, joinLines(te.Errors))
-		}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		// yaml's syntax errors quote no values, only "line N: ...".
 		return nil, fmt.Errorf("%s: not valid YAML: %w", path, err)
 	}
-	if len(f.Services) == 0 {
+	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: no services; add a services: section (see examples/)", path)
 	}
-	c := &Config{File: path}
-	for name, s := range f.Services {
-		if s == nil {
-			return nil, fmt.Errorf("%s: service %q is empty; give it a base_url and auth", path, name)
-		}
-		s.Name = name
-		c.Services = append(c.Services, *s)
+	root := resolve(doc.Content[0])
+	d := &decoder{file: path}
+	if root.Kind != yaml.MappingNode {
+		d.errorf(root, "the file must be a mapping with services: and, optionally, tools:")
+		return nil, errors.Join(d.errs...)
 	}
-	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	c := &Config{File: path}
+	known := []string{"services", "tools"}
+	var servicesNode, toolsNode *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := resolve(root.Content[i]), resolve(root.Content[i+1])
+		switch k.Value {
+		case "services":
+			servicesNode = v
+		case "tools":
+			toolsNode = v
+		default:
+			d.errorf(k, "unknown top-level key %q%s; the keys are services and tools", k.Value, suggest(k.Value, known))
+		}
+	}
+	if servicesNode == nil || (servicesNode.Kind == yaml.MappingNode && len(servicesNode.Content) == 0) || isNull(servicesNode) {
+		line := 1
+		if servicesNode != nil {
+			line = servicesNode.Line
+		}
+		d.errs = append(d.errs, &lineError{file: path, line: line, err: errors.New("no services; add a services: section (see examples/)")})
+	} else if servicesNode.Kind != yaml.MappingNode {
+		d.errorf(servicesNode, "services must be a mapping of service names to settings, not %s", describe(servicesNode))
+	} else {
+		for i := 0; i+1 < len(servicesNode.Content); i += 2 {
+			k, v := resolve(servicesNode.Content[i]), resolve(servicesNode.Content[i+1])
+			if isNull(v) {
+				d.errorf(k, "service %q is empty; give it a base_url and auth", k.Value)
+				continue
+			}
+			s := Service{Name: k.Value, CallAPI: true}
+			s.pos = positions{file: path, line: k.Line, keys: map[string]int{}}
+			d.decodeStruct(v, reflectValue(&s), "services."+k.Value, "", &s.pos)
+			c.Services = append(c.Services, s)
+		}
+	}
+	if toolsNode != nil && !isNull(toolsNode) {
+		if toolsNode.Kind != yaml.SequenceNode {
+			d.errorf(toolsNode, "tools must be a list (each item starts with \"- name: ...\"), not %s", describe(toolsNode))
+		} else {
+			for i, n := range toolsNode.Content {
+				n = resolve(n)
+				t := Tool{}
+				t.pos = positions{file: path, line: n.Line, keys: map[string]int{}}
+				where := fmt.Sprintf("tools[%d]", i)
+				d.decodeStruct(n, reflectValue(&t), where, "", &t.pos)
+				t.Origin = fmt.Sprintf("%s:%d", path, n.Line)
+				c.Tools = append(c.Tools, t)
+			}
+		}
+	}
+	if len(d.errs) > 0 {
+		sortErrors(d.errs)
+		return nil, errors.Join(d.errs...)
 	}
 	return c, nil
 }
 
-func joinLines(errs []string) string {
-	var b bytes.Buffer
-	for i, e := range errs {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(e)
-	}
-	return b.String()
-}
+// reflectValue returns the addressable value p points to.
+func reflectValue[T any](p *T) reflect.Value { return reflect.ValueOf(p).Elem() }

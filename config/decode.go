@@ -1,0 +1,397 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"go.yaml.in/yaml/v3"
+)
+
+// The services file is decoded from a yaml.Node tree by hand rather than
+// with yaml's struct decoder, for three reasons: every error can carry the
+// line of the key it is about; an unknown key can be answered with the key
+// that was probably meant; and a value in the wrong place is reported
+// without being quoted, because the value in the wrong place is sometimes
+// the secret itself.
+
+// fieldError is a validation error about one key of a service or tool. The
+// file loader uses field to find the key's line; Error is the message
+// alone, so that errors about the zero-config service read the same as
+// before.
+type fieldError struct {
+	field string // "base_url", "auth.env", "input", …
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+// positions remembers where an item and each of its keys were written.
+// The zero value (an item from the environment or an OpenAPI import) locates
+// nothing.
+type positions struct {
+	file string
+	line int            // the line of the item's first key
+	keys map[string]int // "auth.env" -> line
+}
+
+// locate prefixes err with file:line, choosing the line of the key a
+// [fieldError] names when the file had it.
+func (p positions) locate(err error) error {
+	if p.file == "" || err == nil {
+		return err
+	}
+	line := p.line
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		for k := fe.field; k != ""; k = parentKey(k) {
+			if l, ok := p.keys[k]; ok {
+				line = l
+				break
+			}
+		}
+	}
+	return &lineError{file: p.file, line: line, err: err}
+}
+
+func parentKey(k string) string {
+	i := strings.LastIndexByte(k, '.')
+	if i < 0 {
+		return ""
+	}
+	return k[:i]
+}
+
+// lineError is an error at one line of a file, written file:line: message
+// like a compiler's, so editors can jump to it.
+type lineError struct {
+	file string
+	line int
+	err  error
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.file, e.line, e.err) }
+func (e *lineError) Unwrap() error { return e.err }
+
+// decoder fills structs from yaml nodes and collects every problem, so one
+// run of keyveil check shows them all.
+type decoder struct {
+	file string
+	errs []error
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.errs = append(d.errs, &lineError{file: d.file, line: n.Line, err: fmt.Errorf(format, args...)})
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	schemaType   = reflect.TypeFor[*jsonschema.Schema]()
+	mappingType  = reflect.TypeFor[Mapping]()
+)
+
+// resolve follows aliases, so anchors and *references work as in any YAML.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// decodeStruct fills the struct v points to from mapping node n. where
+// names the item for messages ("services.crm"); rel is the key prefix
+// recorded in pos ("" for the item itself, "auth." inside auth).
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where, rel string, pos *positions) {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping of keys (key: value), not %s", where, describe(n))
+		return
+	}
+	t := v.Type()
+	fields := map[string]int{}
+	var names []string
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		fields[tag] = i
+		names = append(names, tag)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+		key := k.Value
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "%s has a key that is not a name", where)
+			continue
+		}
+		fi, ok := fields[key]
+		if !ok {
+			d.errorf(k, "%s: unknown key %q%s; the keys are %s", where, key, suggest(key, names), strings.Join(names, ", "))
+			continue
+		}
+		if seen[key] {
+			d.errorf(k, "%s: key %q is written twice; keep one", where, key)
+			continue
+		}
+		seen[key] = true
+		if pos != nil {
+			pos.keys[rel+key] = k.Line
+		}
+		d.decodeValue(val, v.Field(fi), where+"."+key, rel+key+".", pos)
+	}
+}
+
+// decodeValue fills v from n according to v's type.
+func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, where, rel string, pos *positions) {
+	n = resolve(n)
+	switch v.Type() {
+	case durationType:
+		if !isStr(n) {
+			d.errorf(n, "%s must be a duration like 30s or 2m, not %s", where, describe(n))
+			return
+		}
+		dur, err := time.ParseDuration(n.Value)
+		if err != nil {
+			d.errorf(n, "%s must be a duration like 30s or 2m", where)
+			return
+		}
+		v.SetInt(int64(dur))
+		return
+	case schemaType:
+		s, err := nodeSchema(n)
+		if err != nil {
+			d.errorf(n, "%s: %v", where, err)
+			return
+		}
+		v.Set(reflect.ValueOf(s))
+		return
+	case mappingType:
+		if isStr(n) {
+			v.Set(reflect.ValueOf(Mapping{In: n.Value}))
+			return
+		}
+		d.decodeStruct(n, v, where, rel, pos)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		d.decodeStruct(n, v, where, rel, pos)
+	case reflect.Pointer:
+		if isNull(n) {
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		d.decodeValue(n, p.Elem(), where, rel, pos)
+		v.Set(p)
+	case reflect.String:
+		if !isStr(n) {
+			d.errorf(n, "%s must be text, not %s", where, describe(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+			d.errorf(n, "%s must be true or false, not %s", where, describe(n))
+			return
+		}
+		var b bool
+		_ = n.Decode(&b)
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+			d.errorf(n, "%s must be a whole number, not %s", where, describe(n))
+			return
+		}
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			d.errorf(n, "%s must be a whole number", where)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.errorf(n, "%s must be a list, like [a, b], not %s", where, describe(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.decodeValue(item, s.Index(i), fmt.Sprintf("%s[%d]", where, i), rel, pos)
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.errorf(n, "%s must be a mapping (name: value), not %s", where, describe(n))
+			return
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolve(n.Content[i])
+			if !isStr(k) {
+				d.errorf(k, "%s has a key that is not a name", where)
+				continue
+			}
+			if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+				d.errorf(k, "%s: %q is written twice; keep one", where, k.Value)
+				continue
+			}
+			e := reflect.New(v.Type().Elem()).Elem()
+			d.decodeValue(n.Content[i+1], e, where+"."+k.Value, rel, pos)
+			m.SetMapIndex(reflect.ValueOf(k.Value), e)
+		}
+		v.Set(m)
+	default:
+		panic(fmt.Sprintf("config: no decoder for %s", v.Type()))
+	}
+}
+
+func isStr(n *yaml.Node) bool  { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" }
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+// describe names what a node is without quoting it.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return "empty"
+	case "!!bool":
+		return "true/false"
+	case "!!int", "!!float":
+		return "a number"
+	case "!!str":
+		return "text"
+	}
+	return "a " + strings.TrimPrefix(n.ShortTag(), "!!")
+}
+
+// suggest returns `, did you mean "x"?` for the closest known key within
+// two edits, or "".
+func suggest(key string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(key), n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// nodeSchema turns a YAML JSON Schema into a [jsonschema.Schema] by way of
+// JSON, which is what the schema type reads.
+func nodeSchema(n *yaml.Node) (*jsonschema.Schema, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("must be a JSON Schema object (type: object, properties: …), not %s", describe(n))
+	}
+	v, err := nodeAny(n, 0)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("not a JSON value: %w", err)
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("not a JSON Schema: %w", err)
+	}
+	return &s, nil
+}
+
+// nodeAny converts a node into JSON-compatible Go values. Depth is bounded
+// so that a self-referencing alias cannot recurse for ever.
+func nodeAny(n *yaml.Node, depth int) (any, error) {
+	if depth > 64 {
+		return nil, errors.New("nested more than 64 levels deep")
+	}
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolve(n.Content[i])
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: keys must be names", k.Line)
+			}
+			v, err := nodeAny(n.Content[i+1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[k.Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeAny(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, v)
+		}
+		return s, nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, fmt.Errorf("line %d: not a plain value", n.Line)
+	}
+	if _, ok := v.(time.Time); ok {
+		return n.Value, nil
+	}
+	return v, nil
+}
+
+// sortErrors orders located errors by file and line, so the report reads
+// top to bottom.
+func sortErrors(errs []error) {
+	slices.SortStableFunc(errs, func(a, b error) int {
+		var la, lb *lineError
+		okA, okB := errors.As(a, &la), errors.As(b, &lb)
+		switch {
+		case okA && okB:
+			if c := strings.Compare(la.file, lb.file); c != 0 {
+				return c
+			}
+			return la.line - lb.line
+		case okA:
+			return -1
+		case okB:
+			return 1
+		}
+		return 0
+	})
+}
