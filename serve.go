@@ -99,10 +99,16 @@ func (a *app) deps(audit *tools.Auditor) tools.Deps {
 	}
 }
 
-// newServer returns the MCP server with keyveil's tools registered.
+// newServer returns the MCP server with keyveil's tools registered. The
+// SDK's own session chatter is logged only at debug level or when it is a
+// warning, so the default stderr shows keyveil's lines, not the SDK's.
 func (a *app) newServer(audit *tools.Auditor) *mcp.Server {
+	sdkLog := slog.New(slog.DiscardHandler)
+	if a.logger.Enabled(context.Background(), slog.LevelDebug) {
+		sdkLog = a.logger
+	}
 	s := mcp.NewServer(&mcp.Implementation{Name: "keyveil", Version: versionString()},
-		&mcp.ServerOptions{Instructions: instructions, Logger: a.logger})
+		&mcp.ServerOptions{Instructions: instructions, Logger: sdkLog})
 	tools.Register(s, a.deps(audit))
 	return s
 }
