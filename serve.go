@@ -103,7 +103,7 @@ func (a *app) deps(audit *tools.Auditor) tools.Deps {
 // SDK's own session chatter is logged only at debug level or when it is a
 // warning, so the default stderr shows keyveil's lines, not the SDK's.
 func (a *app) newServer(audit *tools.Auditor) *mcp.Server {
-	sdkLog := slog.New(slog.DiscardHandler)
+	sdkLog := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if a.logger.Enabled(context.Background(), slog.LevelDebug) {
 		sdkLog = a.logger
 	}
