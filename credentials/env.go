@@ -13,9 +13,14 @@ import (
 // the bound stops a mistaken --env-file /dev/zero from eating memory.
 const maxEnvFileBytes = 1 << 20
 
-// maxEnvFileLines bounds the work spent finding which line of a malformed
-// dotenv file is at fault; beyond it the error just says "malformed".
-const maxEnvFileLines = 2000
+// maxEnvFileSearch bounds the work spent finding which line of a malformed
+// dotenv file is at fault (quadratic in the worst case); beyond it the error
+// just says "malformed".
+const maxEnvFileSearch = 64 << 10
+
+// maxEnvPiece is the longest multi-line value badLine allows for, well
+// above a PEM-encoded RSA-4096 private key (about 3.3 KiB).
+const maxEnvPiece = 16 << 10
 
 // Source says where a credential's value came from, for `keyveil check`.
 type Source string
@@ -76,37 +81,37 @@ func ReadEnv(dotenvPath string) (*Env, error) {
 // badLine returns the 1-based number of the line at which data stops being
 // a valid dotenv file, or 0 when it cannot tell. godotenv's error does not
 // say where, and its text cannot be shown, so badLine asks godotenv about
-// prefixes instead: the answer is the first line from which every longer
-// prefix fails too. (A prefix that ends inside a multi-line quoted value
-// fails, but a longer one that closes the quote succeeds, so such lines are
-// not blamed.)
+// pieces instead: it grows a piece line by line from the end of the last
+// piece that parsed, and starts a new piece after each success. A piece
+// that never parses, however far it grows, begins at the bad line. (A
+// multi-line quoted value fails until its closing quote, then parses, so
+// it is not blamed.) godotenv parses statement by statement, so a piece
+// fails on its own exactly when it fails inside the file. A piece is not
+// grown past maxEnvPiece bytes: godotenv's error quotes the whole piece, so
+// each failed try costs its length.
 func badLine(data []byte) int {
+	if len(data) > maxEnvFileSearch {
+		return 0
+	}
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
-	// ends[i] is the length of the prefix holding lines 1..i+1.
-	var ends []int
-	for i, b := range data {
-		if b == '\n' {
-			ends = append(ends, i+1)
+	start, startLine, line := 0, 1, 0
+	for end := 0; end < len(data); {
+		if i := bytes.IndexByte(data[end:], '\n'); i >= 0 {
+			end += i + 1
+		} else {
+			end = len(data)
+		}
+		line++
+		if _, err := godotenv.UnmarshalBytes(data[start:end]); err == nil {
+			start, startLine = end, line+1
+		} else if end-start > maxEnvPiece {
+			break // no value is this long: the piece's first line is bad
 		}
 	}
-	if len(data) > 0 && data[len(data)-1] != '\n' {
-		ends = append(ends, len(data))
-	}
-	if len(ends) == 0 || len(ends) > maxEnvFileLines {
+	if start == len(data) {
 		return 0
 	}
-	fails := func(n int) bool {
-		_, err := godotenv.UnmarshalBytes(data[:n])
-		return err != nil
-	}
-	if !fails(ends[len(ends)-1]) {
-		return 0
-	}
-	line := len(ends)
-	for line > 1 && fails(ends[line-2]) {
-		line--
-	}
-	return line
+	return startLine
 }
 
 // Lookup returns the value of the named variable: from the process
