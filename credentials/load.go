@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -204,7 +205,11 @@ func loadKey(env *Env, svc config.Service) *loadedKey {
 		if errors.Is(err, fs.ErrNotExist) {
 			// No such file: the "path" may be the key itself, put in the
 			// wrong variable, so it is not repeated.
-			k.err = fmt.Errorf("%s%s names a file that does not exist; it must hold the path of a file containing the key, not the key itself (%s)", fileName, env.describe(psrc), where)
+			hint := ""
+			if !filepath.IsAbs(p) {
+				hint = "; a relative path is resolved from the directory your MCP host starts keyveil in, so use an absolute one"
+			}
+			k.err = fmt.Errorf("%s%s names a file that does not exist; it must hold the path of a file containing the key, not the key itself%s (%s)", fileName, env.describe(psrc), hint, where)
 			return k
 		}
 		if err != nil {
@@ -213,6 +218,9 @@ func loadKey(env *Env, svc config.Service) *loadedKey {
 		}
 		v = trimNewline(data)
 		k.source, k.path = SourceFile, p
+		if !filepath.IsAbs(p) {
+			k.warnings = append(k.warnings, fmt.Sprintf("%s is a relative path, resolved from the directory keyveil was started in, which MCP hosts choose; use an absolute path (%s)", fileName, where))
+		}
 		subject = fmt.Sprintf("the file named by %s (%s)", fileName, p)
 	default:
 		subject = name + env.describe(vsrc)

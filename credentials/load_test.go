@@ -58,6 +58,7 @@ func TestLoadRefusesBadEnvironment(t *testing.T) {
 			t.Setenv(name+"_FILE", writeFile(t, "key", v))
 		}, name + " and " + name + "_FILE are both set"},
 		{"NAME_FILE missing file", "sk-test-LEAKCHECK-key-not-a-path", setVar(name + "_FILE"), "names a file that does not exist"},
+		{"NAME_FILE missing absolute file", "/nonexistent/LEAKCHECK/key", setVar(name + "_FILE"), "names a file that does not exist"},
 		{"NAME_FILE is a directory", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", t.TempDir()) }, "cannot be read"},
 		{"NAME_FILE too large", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", bigFile) }, "larger than 64 KiB"},
 		{"NAME_FILE empty", "", setVar(name + "_FILE"), "_FILE is empty"},
@@ -177,9 +178,28 @@ func TestLoadFileTrimsExactlyOneNewline(t *testing.T) {
 		if c.Source != SourceFile || c.Path != p {
 			t.Errorf("Load with file: Source, Path = %q, %q; want %q, %q", c.Source, c.Path, SourceFile, p)
 		}
+		if w := set.Warnings(); len(w) != 0 {
+			t.Errorf("Load with an absolute file path: warnings %q, want none", w)
+		}
 		if c.Secret.Name() != "KVTEST_FILE_KEY" {
 			t.Errorf("Load with file: secret named %q, want KVTEST_FILE_KEY (the marker names the key, not the file variable)", c.Secret.Name())
 		}
+	}
+}
+
+func TestLoadWarnsOnRelativeFilePath(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "key"), []byte("sk-test-LEAKCHECK-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	t.Setenv("KVTEST_REL_KEY_FILE", "key")
+	set, err := Load(oneService("KVTEST_REL_KEY"), nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if w := set.Warnings(); len(w) != 1 || !strings.Contains(w[0], "KVTEST_REL_KEY_FILE is a relative path") {
+		t.Errorf("Warnings() = %q, want one about the relative path", w)
 	}
 }
 

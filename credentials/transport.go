@@ -65,7 +65,9 @@ type TransportOptions struct {
 // and follows same-origin redirects, each hop passing through RoundTrip
 // again.
 //
-// Errors never contain a URL's query, user info or a key. A Transport is
+// Errors from RoundTrip never contain a URL's query, user info or a key.
+// (http.Client wraps them in a *url.Error whose text quotes the caller's own
+// URL, query included; show the wrapped Err instead.) A Transport is
 // immutable and safe for concurrent use.
 type Transport struct {
 	base    http.RoundTripper
@@ -267,8 +269,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, refuse(req, "no key was loaded for service %q", r.service)
 	}
 	out := req.Clone(req.Context())
-	out.URL.User = nil // net/http would turn it into an Authorization header
-	out.Host = ""      // pick checked it names this origin
+	// http.Client turns user info into an Authorization header, which
+	// strip drops; clearing it keeps any base RoundTripper from doing the
+	// same, and it out of error text.
+	out.URL.User = nil
+	out.Host = "" // pick checked it names this origin
 	t.strip(out)
 	r.attach(out)
 	resp, err := t.base.RoundTrip(out) // the base closes the body
