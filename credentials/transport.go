@@ -47,8 +47,8 @@ type TransportOptions struct {
 //   - deletes from the clone every credential any service uses — the
 //     Authorization, Proxy-Authorization and Cookie headers, every
 //     service's auth header and auth query parameter — and the Referer
-//     header, which net/http adds on redirects with the previous URL,
-//     query-parameter key and all;
+//     header, which net/http's client adds on redirects, carrying the
+//     previous URL with its query;
 //   - attaches the credential of this origin's service, and no other.
 //
 // When several services share an origin, the request path picks the one
@@ -60,10 +60,13 @@ type TransportOptions struct {
 // back to the caller, never followed with a key. Its Location is rewritten
 // to scheme://host/path (query, fragment and user info dropped, since they
 // may carry tokens) and [RedirectHeader] is set. This happens in RoundTrip,
-// so it holds for any http.Client; the client from [Transport.Client] also
-// stops at such a redirect instead of following it without credentials,
-// and follows same-origin redirects, each hop passing through RoundTrip
-// again.
+// so it holds for any http.Client. The client from [Transport.Client]
+// stops there and returns the 3xx; it follows same-origin redirects, each
+// hop passing through RoundTrip again, so the key is stripped and attached
+// anew. A client with net/http's default policy would follow the
+// cross-origin redirect, but that hop passes RoundTrip too: refused when
+// its origin is no service's, sent with only that service's own key
+// otherwise.
 //
 // Errors from RoundTrip never contain a URL's query, user info or a key.
 // (http.Client wraps them in a *url.Error whose text quotes the caller's own
@@ -88,7 +91,7 @@ type route struct {
 
 // NewTransport returns a Transport for the services of cfg with the keys in
 // set. A service whose key set does not hold has its requests refused
-// rather than sent bare. opts may be nil.
+// rather than sent bare; a nil cfg refuses every request. opts may be nil.
 func NewTransport(set *Set, cfg *config.Config, opts *TransportOptions) *Transport {
 	var o TransportOptions
 	if opts != nil {
