@@ -68,9 +68,9 @@ type Set struct {
 // and later lookups cannot find them; this happens whether or not Load
 // succeeds. A basic-auth user name variable is not secret and is left alone.
 //
-// Load does not use env/v11: the variable names come from the services
-// file, not from struct tags, and env/v11's file support reads files of any
-// size and echoes its errors unbounded.
+// Load does not use env/v11 (config does, for the fixed MCP_API_* names):
+// these variable names come from the services file, not struct tags, and
+// env/v11's ",file" option reads a file of any size and trims nothing.
 func Load(cfg *config.Config, env *Env) (*Set, error) {
 	if cfg == nil {
 		return nil, errors.New("loading credentials: no configuration")
