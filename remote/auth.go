@@ -72,7 +72,9 @@ const (
 // non-Bearer Authorization (a proxy's Basic credentials) is ignored. Two
 // different keys, or a header given twice, are malformed.
 func credential(h http.Header) (string, error) {
-	authz, apiKey := h.Values("Authorization"), h.Values(headerAPIKey)
+	// Header keys of a server request are canonical already; indexing the
+	// map directly skips re-canonicalising them on every request.
+	authz, apiKey := h["Authorization"], h[headerAPIKey]
 	if len(authz) > 1 || len(apiKey) > 1 {
 		return "", errMalformed
 	}
@@ -142,8 +144,8 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 				"rate limit for this API key exceeded; retry after "+strconv.Itoa(wait)+"s")
 			return
 		}
-		r.Header.Del(headerAPIKey)
-		r.Header.Set("Authorization", placeholder)
+		delete(r.Header, headerAPIKey)
+		r.Header["Authorization"] = []string{placeholder}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContextKey{}, k)))
 	})
 }

@@ -145,7 +145,7 @@ type env struct {
 
 // start runs a handler under httptest with a fresh registry; mod adjusts
 // the options before the handler is built.
-func start(t *testing.T, poll time.Duration, mod func(*Options)) *env {
+func start(t testing.TB, poll time.Duration, mod func(*Options)) *env {
 	t.Helper()
 	e := &env{
 		clock:   &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
@@ -189,7 +189,7 @@ func start(t *testing.T, poll time.Duration, mod func(*Options)) *env {
 }
 
 // newKey creates a key in the env's registry.
-func (e *env) newKey(t *testing.T, name string, scopes []string, lifetime time.Duration, rate keys.Rate) (string, *keys.Key) {
+func (e *env) newKey(t testing.TB, name string, scopes []string, lifetime time.Duration, rate keys.Rate) (string, *keys.Key) {
 	t.Helper()
 	plain, k, err := e.keys.Create(name, scopes, lifetime, rate)
 	if err != nil {
@@ -209,7 +209,7 @@ const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
 
 // do sends one request. hdr values are added, so a header may be given
 // twice.
-func (e *env) do(t *testing.T, method, path string, hdr http.Header, body string) response {
+func (e *env) do(t testing.TB, method, path string, hdr http.Header, body string) response {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -241,7 +241,7 @@ func (e *env) do(t *testing.T, method, path string, hdr http.Header, body string
 }
 
 // initialize posts an initialize request with the given headers.
-func (e *env) initialize(t *testing.T, hdr http.Header) response {
+func (e *env) initialize(t testing.TB, hdr http.Header) response {
 	t.Helper()
 	return e.do(t, http.MethodPost, "/mcp", hdr, initializeBody)
 }
@@ -249,7 +249,7 @@ func (e *env) initialize(t *testing.T, hdr http.Header) response {
 func bearer(key string) http.Header { return http.Header{"Authorization": {"Bearer " + key}} }
 
 // rpcErrorBody decodes a JSON-RPC error body, failing on any other shape.
-func rpcErrorBody(t *testing.T, body string) (code int, message string) {
+func rpcErrorBody(t testing.TB, body string) (code int, message string) {
 	t.Helper()
 	var got struct {
 		JSONRPC string          `json:"jsonrpc"`
@@ -288,7 +288,7 @@ func (h *headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // connect opens a go-sdk client session over Streamable HTTP, sending the
 // key in header, asking for protocol version.
-func (e *env) connect(t *testing.T, header, key, version string) (*mcp.ClientSession, error) {
+func (e *env) connect(t testing.TB, header, key, version string) (*mcp.ClientSession, error) {
 	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -313,7 +313,7 @@ func (e *env) connect(t *testing.T, header, key, version string) (*mcp.ClientSes
 }
 
 // toolNames lists the session's tools.
-func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
+func toolNames(t testing.TB, cs *mcp.ClientSession) []string {
 	t.Helper()
 	res, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -328,7 +328,7 @@ func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
 }
 
 // waitFor polls cond for up to two seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for !cond() {

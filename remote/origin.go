@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -53,23 +55,31 @@ func parseOrigin(s string) (string, error) {
 }
 
 // allowed reports whether a request's Origin header value is on the list.
+// It runs on every browser request, so it splits the value by hand rather
+// than with url.Parse; anything not shaped like scheme://host[:port] is
+// refused.
 func (p *originPolicy) allowed(origin string) bool {
-	o, err := parseOrigin(strings.ToLower(origin))
-	if err != nil {
-		return false // "null", garbage
-	}
+	o := strings.ToLower(origin)
 	if p.exact[o] {
 		return true
 	}
-	u, _ := url.Parse(o)
-	return p.anyPort[u.Scheme+"://"+bracketed(u.Hostname())]
-}
-
-func bracketed(host string) string {
-	if strings.Contains(host, ":") {
-		return "[" + host + "]"
+	scheme, hostport, ok := strings.Cut(o, "://")
+	if !ok || hostport == "" || strings.ContainsAny(hostport, "/?#@ ") {
+		return false // "null", "file://", garbage
 	}
-	return host
+	host, port := hostport, ""
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.Contains(hostport[i:], "]") {
+		host, port = hostport[:i], hostport[i+1:]
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return false
+		}
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		if p.exact[scheme+"://"+host] {
+			return true
+		}
+	}
+	return p.anyPort[scheme+"://"+host]
 }
 
 // corsHeaders lets an allowed browser page read the responses it needs to:
@@ -117,8 +127,8 @@ func (h *handler) checkOrigin(next http.Handler) http.Handler {
 // /healthz and lets AllowedHosts admit a reverse proxy's public name.
 func (h *handler) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && local != nil {
-			if isLoopback(hostOnly(local.String())) && !isLoopback(hostOnly(r.Host)) && !h.hostAllowed(r.Host) {
+		if local, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok && local != nil {
+			if local.IP.IsLoopback() && !isLoopback(hostOnly(r.Host)) && !h.hostAllowed(r.Host) {
 				noteOutcome(r, "host", nil)
 				writeError(w, http.StatusForbidden, codeForbidden, "Host header not allowed on a loopback listener; add it to --allowed-hosts if a proxy forwards it")
 				return
@@ -149,6 +159,6 @@ func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }
