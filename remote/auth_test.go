@@ -271,9 +271,18 @@ func TestRegistryEditedWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "a key created elsewhere to work", func() bool { return e.initialize(t, bearer(key)).status == 200 })
+	cs, err := e.connect(t, "Authorization", key, protoStable)
+	if err != nil {
+		t.Fatalf("Connect with the new key = %v", err)
+	}
 	if err := admin.Revoke(k.ID); err != nil {
 		t.Fatal(err)
 	}
+	// A session opened before the revocation does not outlive it.
+	waitFor(t, "an open session's key to be refused", func() bool {
+		_, err := cs.ListTools(context.Background(), nil)
+		return err != nil
+	})
 	waitFor(t, "a key revoked elsewhere to be refused", func() bool {
 		got := e.initialize(t, bearer(key))
 		return got.status == 401 && strings.Contains(got.body, "revoked")
