@@ -16,34 +16,47 @@ import (
 // Secret is not comparable with ==, which would compare in variable time;
 // use [Secret.Equal].
 type Secret struct {
-	_     [0]func() // not comparable
-	name  string
-	value string
+	_    [0]func() // not comparable
+	name string
+	// v reaches the value through two pointers rather than holding it:
+	// when a Secret sits in an unexported struct field, fmt prints it by
+	// reflection without calling Format. fmt shows the first pointer's
+	// target even then (as &{...} under a bad verb), but prints any
+	// pointer below that as a bare address.
+	v *box
 }
+
+// box holds a pointer to a secret's value; see Secret.v.
+type box struct{ p *string }
 
 // NewSecret returns a Secret named after the environment variable it came
 // from. The name appears in redaction markers and error messages.
 func NewSecret(name, value string) Secret {
-	return Secret{name: name, value: value}
+	return Secret{name: name, v: &box{&value}}
 }
 
 // Name returns the environment variable the secret came from.
 func (s Secret) Name() string { return s.name }
 
 // IsZero reports whether the secret holds no value.
-func (s Secret) IsZero() bool { return s.value == "" }
+func (s Secret) IsZero() bool { return s.Reveal() == "" }
 
 // Len returns the length of the value in bytes.
-func (s Secret) Len() int { return len(s.value) }
+func (s Secret) Len() int { return len(s.Reveal()) }
 
 // Reveal returns the value. It is the only way out, and is called by the
 // Transport, which puts the value on the wire, and by the Redactor, which
 // must know what to look for. Never pass its result to fmt or a logger.
-func (s Secret) Reveal() string { return s.value }
+func (s Secret) Reveal() string {
+	if s.v == nil || s.v.p == nil {
+		return ""
+	}
+	return *s.v.p
+}
 
 // Equal reports whether two secrets hold the same value, in constant time.
 func (s Secret) Equal(t Secret) bool {
-	return subtle.ConstantTimeCompare([]byte(s.value), []byte(t.value)) == 1
+	return subtle.ConstantTimeCompare([]byte(s.Reveal()), []byte(t.Reveal())) == 1
 }
 
 // Fingerprint returns a short hash of the value that lets a person tell two
@@ -51,10 +64,10 @@ func (s Secret) Equal(t Secret) bool {
 // about either: it is 8 hex digits of a domain-separated SHA-256, never a
 // prefix of the value.
 func (s Secret) Fingerprint() string {
-	if s.value == "" {
+	if s.IsZero() {
 		return ""
 	}
-	h := sha256.Sum256([]byte("keyveil fingerprint v1\x00" + s.value))
+	h := sha256.Sum256([]byte("keyveil fingerprint v1\x00" + s.Reveal()))
 	return hex.EncodeToString(h[:4])
 }
 

@@ -170,3 +170,22 @@ func TestSecretEqual(t *testing.T) {
 		t.Errorf("Name, Len, IsZero = %q, %d, %v; want A, %d, false", a.Name(), a.Len(), a.IsZero(), len(secretValue))
 	}
 }
+
+// TestSecretInUnexportedField covers the path fmt takes without calling
+// Format: a Secret inside an unexported field is printed by reflection.
+func TestSecretInUnexportedField(t *testing.T) {
+	t.Parallel()
+	const value = "sk-test-LEAKCHECK-0123456789"
+	type inner struct{ k Secret }
+	type outer struct {
+		in  inner
+		ptr *inner
+		arr [1]Secret
+	}
+	o := outer{in: inner{k: NewSecret("K", value)}, ptr: &inner{k: NewSecret("K", value)}, arr: [1]Secret{NewSecret("K", value)}}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		if got := fmt.Sprintf(verb, o); strings.Contains(got, value) || strings.Contains(got, "LEAKCHECK") {
+			t.Errorf("Sprintf(%q, struct with unexported Secret) = %q, contains the value", verb, got)
+		}
+	}
+}
