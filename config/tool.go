@@ -42,10 +42,10 @@ const (
 // ("trace_id: {in: header, name: X-Trace-Id}").
 type Mapping struct {
 	// In is InPath, InQuery, InHeader, InBody or InWholeBody.
-	In string `yaml:"in"`
+	In string `yaml:"in" json:"in"`
 	// Name is the parameter, header or body property name in the request;
 	// empty: the input's own name. Unused for InWholeBody.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name,omitempty"`
 }
 
 // Annotations are hints a declared tool gives the client about what it
