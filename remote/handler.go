@@ -106,15 +106,15 @@ func (h *handler) mcpHandler() http.Handler {
 	stateless := mcp.NewStreamableHTTPHandler(getServer, &statelessOpts)
 
 	return bindSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
+		if isStream(r) {
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
 			defer context.AfterFunc(h.streams, cancel)()
 			r = r.WithContext(ctx)
 		} else {
-			// The server has no WriteTimeout (it would cut the GET stream),
+			// The server has no WriteTimeout (it would cut event streams),
 			// so bound everything else here, and clear the deadline after:
-			// the connection may carry a GET stream next.
+			// the connection may carry a stream next.
 			rc := http.NewResponseController(w)
 			if rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)) == nil {
 				defer rc.SetWriteDeadline(time.Time{})
@@ -126,6 +126,16 @@ func (h *handler) mcpHandler() http.Handler {
 		}
 		stateful.ServeHTTP(w, r)
 	}))
+}
+
+// isStream reports whether a request opens an event stream meant to stay
+// open: a session's GET stream, or a 2026-07-28 subscriptions/listen POST.
+// From 2026-07-28 on the go-sdk checks that Mcp-Method matches the body, so
+// a request cannot claim to be a stream to escape the write deadline and
+// then do otherwise; before that version the header means nothing.
+func isStream(r *http.Request) bool {
+	return r.Method == http.MethodGet ||
+		(r.Header.Get("Mcp-Method") == "subscriptions/listen" && r.Header.Get("Mcp-Protocol-Version") >= newProtocol)
 }
 
 // limitBody answers an oversized request with 413 before reading it, and

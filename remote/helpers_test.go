@@ -290,6 +290,13 @@ func (h *headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // key in header, asking for protocol version.
 func (e *env) connect(t testing.TB, header, key, version string) (*mcp.ClientSession, error) {
 	t.Helper()
+	return e.connectWith(t, header, key, version, nil)
+}
+
+// connectWith is connect with client options, such as a list-changed
+// handler that makes a 2026-07-28 client hold a subscriptions/listen open.
+func (e *env) connectWith(t testing.TB, header, key, version string, copts *mcp.ClientOptions) (*mcp.ClientSession, error) {
+	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	value := key
@@ -301,7 +308,7 @@ func (e *env) connect(t testing.TB, header, key, version string) (*mcp.ClientSes
 		HTTPClient: &http.Client{Transport: &headerTransport{base: tr, name: header, value: value}},
 		MaxRetries: -1,
 	}
-	client := mcp.NewClient(&mcp.Implementation{Name: "remote-test", Version: "0"}, nil)
+	client := mcp.NewClient(&mcp.Implementation{Name: "remote-test", Version: "0"}, copts)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cs, err := client.Connect(ctx, transport, &mcp.ClientSessionOptions{ProtocolVersion: version})

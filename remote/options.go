@@ -87,8 +87,8 @@ type Options struct {
 	// ReadTimeout bounds reading a whole request; zero: DefaultReadTimeout.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds a POST's response (a tool call included); zero:
-	// DefaultWriteTimeout. The GET event stream a session keeps open is
-	// exempt, since it is meant to stay open.
+	// DefaultWriteTimeout. Event streams meant to stay open — a session's
+	// GET stream, a 2026-07-28 subscriptions/listen — are exempt.
 	WriteTimeout time.Duration
 	// IdleTimeout closes idle keep-alive connections; zero:
 	// DefaultIdleTimeout.

@@ -183,38 +183,71 @@ func runServer(t *testing.T, opts *Options) (stop func() (time.Duration, error))
 	}
 }
 
+// TestListenAndServeShutsDownWithOpenSessions: streams meant to stay open
+// (the GET stream of a 2025-11-25 session, a 2026-07-28 subscriptions/listen)
+// end when shutdown begins instead of holding it to its deadline.
 func TestListenAndServeShutsDownWithOpenSessions(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
-	opts, addrs := serveOptions(t, &logs)
-	key, k, err := opts.Keys.Create("agent", nil, 0, keys.Rate{})
-	if err != nil {
-		t.Fatal(err)
+	for _, version := range []string{protoStable, protoNewest} {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			var logs syncBuffer
+			opts, addrs := serveOptions(t, &logs)
+			key, k, err := opts.Keys.Create("agent", nil, 0, keys.Rate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := runServer(t, opts)
+			addr := <-addrs
+			e := &env{url: "http://" + addr.String()}
+			listening := &mcp.ClientOptions{ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {}}
+			cs, err := e.connectWith(t, "X-API-Key", key, version, listening)
+			if err != nil {
+				t.Fatalf("Connect = %v", err)
+			}
+			if got := toolNames(t, cs); len(got) != 2 {
+				t.Errorf("tools/list over a real listener = %q", got)
+			}
+			took, err := stop()
+			if err != nil {
+				t.Errorf("ListenAndServe after cancel = %v, want nil", err)
+			}
+			if took > 3*time.Second {
+				t.Errorf("shutdown with an open session took %v; its stream should end at once", took)
+			}
+			ks, err := opts.Keys.List()
+			if err != nil || len(ks) != 1 || ks[0].LastUsed.IsZero() {
+				t.Errorf("List() after shutdown = %+v, %v; want %s with a last-used time flushed", ks, err, k.ID)
+			}
+			if strings.Contains(logs.String(), key[len(key)-32:]) {
+				t.Errorf("server log contains the key:\n%s", logs.String())
+			}
+		})
 	}
-	stop := runServer(t, opts)
-	addr := <-addrs
-	e := &env{url: "http://" + addr.String()}
-	// The go-sdk client keeps a GET event stream open for the session.
-	cs, err := e.connect(t, "X-API-Key", key, protoStable)
-	if err != nil {
-		t.Fatalf("Connect = %v", err)
+}
+
+func TestIsStream(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		method string
+		hdr    map[string]string
+		want   bool
+	}{
+		{name: "GET stream", method: "GET", want: true},
+		{name: "POST tools/call", method: "POST", hdr: map[string]string{"Mcp-Method": "tools/call", "Mcp-Protocol-Version": protoNewest}},
+		{name: "listen at 2026-07-28", method: "POST", hdr: map[string]string{"Mcp-Method": "subscriptions/listen", "Mcp-Protocol-Version": protoNewest}, want: true},
+		{name: "listen header on an old protocol", method: "POST", hdr: map[string]string{"Mcp-Method": "subscriptions/listen", "Mcp-Protocol-Version": protoStable}},
+		{name: "listen header without a version", method: "POST", hdr: map[string]string{"Mcp-Method": "subscriptions/listen"}},
 	}
-	if got := toolNames(t, cs); len(got) != 2 {
-		t.Errorf("tools/list over a real listener = %q", got)
-	}
-	took, err := stop()
-	if err != nil {
-		t.Errorf("ListenAndServe after cancel = %v, want nil", err)
-	}
-	if took > 3*time.Second {
-		t.Errorf("shutdown with an open session took %v; the event stream should end at once", took)
-	}
-	ks, err := opts.Keys.List()
-	if err != nil || len(ks) != 1 || ks[0].LastUsed.IsZero() {
-		t.Errorf("List() after shutdown = %+v, %v; want %s with a last-used time flushed", ks, err, k.ID)
-	}
-	if strings.Contains(logs.String(), key[len(key)-32:]) {
-		t.Errorf("server log contains the key:\n%s", logs.String())
+	for _, tc := range tests {
+		r, _ := http.NewRequest(tc.method, "http://127.0.0.1/mcp", nil)
+		for k, v := range tc.hdr {
+			r.Header.Set(k, v)
+		}
+		if got := isStream(r); got != tc.want {
+			t.Errorf("isStream(%s) = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
