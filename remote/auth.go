@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/keyveil/keyveil/keys"
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -158,18 +160,44 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 // built with its old, wider tool list. Tools find the key's id in
 // TokenInfo.Extra["key_id"] for their audit lines.
 func bindSession(next http.Handler) http.Handler {
+	var infos tokenInfos
 	verify := func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
 		k := keyFrom(ctx)
 		if k == nil {
 			return nil, auth.ErrInvalidToken // unreachable behind authenticate
 		}
-		return &auth.TokenInfo{
-			Scopes: k.Scopes,
-			UserID: k.ID + " " + scopeKey(k.Scopes),
-			Extra:  map[string]any{"key_id": k.ID, "key_name": k.Name},
-		}, nil
+		return infos.get(k), nil
 	}
 	// Expiry is the registry's business (it has the injectable clock);
 	// the SDK's own check would use the wall clock.
 	return auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(next)
+}
+
+// tokenInfos keeps one TokenInfo per *keys.Key, so that a request does not
+// allocate one (it was a third of the middleware's cost). A registry reload
+// makes new *keys.Key values; the cache is emptied when it outgrows any
+// plausible registry, which drops the stale ones. A cached TokenInfo is
+// shared by every request of its key and must be treated as read-only.
+type tokenInfos struct {
+	m sync.Map // *keys.Key -> *auth.TokenInfo
+	n atomic.Int64
+}
+
+const maxTokenInfos = 4096
+
+func (c *tokenInfos) get(k *keys.Key) *auth.TokenInfo {
+	if v, ok := c.m.Load(k); ok {
+		return v.(*auth.TokenInfo)
+	}
+	ti := &auth.TokenInfo{
+		Scopes: k.Scopes,
+		UserID: k.ID + " " + scopeKey(k.Scopes),
+		Extra:  map[string]any{"key_id": k.ID, "key_name": k.Name},
+	}
+	if c.n.Add(1) > maxTokenInfos {
+		c.m.Clear()
+		c.n.Store(1)
+	}
+	c.m.Store(k, ti)
+	return ti
 }

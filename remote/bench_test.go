@@ -63,10 +63,12 @@ func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardWriter) WriteHeader(int)             {}
 
 // BenchmarkMiddleware runs the same trivial handler bare, behind
-// authentication alone, and behind every check a request to /mcp passes
-// (Host, Origin, body limit, key, rate limit, session binding). The
-// difference between "bare" and "chain" is the per-request cost of the
-// HTTP mode's security, target at most 5 µs.
+// authentication (key and rate limit), behind authentication and session
+// binding, and behind every check a request to /mcp passes (Host, Origin,
+// body limit, key, rate limit, session binding), from an agent (no Origin)
+// and from a browser page (Origin, CORS headers). The difference between
+// "bare" and the others is the per-request cost; the target for
+// authentication is at most 5 µs.
 func BenchmarkMiddleware(b *testing.B) {
 	e := start(b, time.Second, func(o *Options) { o.Audit = nil })
 	key, _ := e.newKey(b, "bench", []string{"read"}, 0, keys.Rate{Events: 1 << 30, Per: time.Second})
@@ -82,14 +84,18 @@ func BenchmarkMiddleware(b *testing.B) {
 	}{
 		{"bare", noop},
 		{"auth", h.authenticate(noop)},
+		{"auth+bind", h.authenticate(bindSession(noop))},
 		{"chain", h.checkHost(h.checkOrigin(h.limitBody(h.authenticate(bindSession(noop)))))},
+		{"chain-browser", h.checkHost(h.checkOrigin(h.limitBody(h.authenticate(bindSession(noop)))))},
 	}
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8787}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8787/mcp", http.NoBody)
 			req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, local))
-			req.Header.Set("Origin", "http://localhost:6274")
+			if v.name == "chain-browser" {
+				req.Header.Set("Origin", "http://localhost:6274") // adds the CORS work
+			}
 			w := &discardWriter{h: http.Header{}}
 			auth := []string{"Bearer " + key}
 			b.ReportAllocs()

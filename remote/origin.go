@@ -84,10 +84,12 @@ func (p *originPolicy) allowed(origin string) bool {
 
 // corsHeaders lets an allowed browser page read the responses it needs to:
 // the session id, the auth challenge and the rate-limit delay.
+// The keys are written in canonical form and set directly, skipping
+// Header.Set's per-call canonicalisation on every browser request.
 func corsHeaders(h http.Header, origin string) {
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Expose-Headers", "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, Retry-After")
+	h["Access-Control-Allow-Origin"] = []string{origin}
+	h["Vary"] = append(h["Vary"], "Origin")
+	h["Access-Control-Expose-Headers"] = []string{"Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, Retry-After"}
 }
 
 // checkOrigin answers every request whose Origin is not allowed with 403,
