@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -344,5 +345,33 @@ func TestClientSeesAuthErrors(t *testing.T) {
 				t.Errorf("Connect(%s) with an unknown key = %v, want an Unauthorized error", version, err)
 			}
 		})
+	}
+}
+
+func TestTokenInfosCache(t *testing.T) {
+	t.Parallel()
+	var c tokenInfos
+	k := &keys.Key{ID: "aaaaaaaa", Name: "n", Scopes: []string{"read"}}
+	first := c.get(k)
+	if again := c.get(k); again != first {
+		t.Errorf("get(same key) twice gave two TokenInfos")
+	}
+	if first.UserID != "aaaaaaaa read" || first.Extra["key_id"] != "aaaaaaaa" {
+		t.Errorf("get(%s) = %+v, want UserID with the scopes and key_id in Extra", k.ID, first)
+	}
+	// A reload gives a new *Key; narrowed scopes give a new UserID, so the
+	// SDK refuses the old session to it.
+	narrowed := &keys.Key{ID: "aaaaaaaa", Name: "n", Scopes: []string{}}
+	if got := c.get(narrowed); got.UserID == first.UserID {
+		t.Errorf("get(key with narrowed scopes).UserID = %q, want it to differ from %q", got.UserID, first.UserID)
+	}
+	for i := range maxTokenInfos + 1 {
+		c.get(&keys.Key{ID: fmt.Sprint(i)})
+	}
+	if n := c.n.Load(); n > maxTokenInfos {
+		t.Errorf("cache holds %d entries, want at most %d", n, maxTokenInfos)
+	}
+	if again := c.get(k); again == first {
+		t.Errorf("cache kept an entry across a clear")
 	}
 }
