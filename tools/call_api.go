@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/keyveil/keyveil/config"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -61,12 +62,7 @@ func callAPITool(d Deps) Tool {
 		prop{"headers", mapOf("Extra request headers, name to value. Credential headers (Authorization, Cookie, the service's key header) and connection headers are refused: keyveil attaches the key itself.", typed("string", ""))},
 		prop{"body", anyJSON("The request body. A JSON object, array, number or boolean is sent as JSON (Content-Type application/json); a string is sent as is (Content-Type text/plain unless headers set one). Leave it out, or null, for no body.")},
 	)
-	out := object("The downstream response.", []string{"status", "headers", "body", "truncated"},
-		prop{"status", typed("integer", "The HTTP status code.")},
-		prop{"headers", mapOf("Response headers from an allowlist (Content-Type, Location, Retry-After, rate-limit headers and the like); cookies and authentication challenges are never included.", typed("string", ""))},
-		prop{"body", anyJSON("The response body: parsed JSON when the response is JSON and complete, text otherwise, and for binary data an object {binary: true, content_type, size} instead of the bytes.")},
-		prop{"truncated", typed("boolean", "True when the body was longer than the service's max_response_bytes and was cut off (a cut JSON body is returned as text).")},
-	)
+	out := callResultSchema()
 	t := &mcp.Tool{
 		Name:  "call_api",
 		Title: "Call an HTTP API",
@@ -93,6 +89,17 @@ func callAPITool(d Deps) Tool {
 		d.Audit.Record(rec)
 		return res, nil
 	}}
+}
+
+// callResultSchema is the output schema of call_api and of every declared
+// operation: both return the downstream response in the same shape.
+func callResultSchema() *jsonschema.Schema {
+	return object("The downstream response.", []string{"status", "headers", "body", "truncated"},
+		prop{"status", typed("integer", "The HTTP status code.")},
+		prop{"headers", mapOf("Response headers from an allowlist (Content-Type, Location, Retry-After, rate-limit headers and the like); cookies and authentication challenges are never included.", typed("string", ""))},
+		prop{"body", anyJSON("The response body: parsed JSON when the response is JSON and complete, text otherwise, and for binary data an object {binary: true, content_type, size} instead of the bytes.")},
+		prop{"truncated", typed("boolean", "True when the body was longer than the service's max_response_bytes and was cut off (a cut JSON body is returned as text).")},
+	)
 }
 
 // callAPI runs one call_api call, filling rec as it learns more.
@@ -161,6 +168,14 @@ func (d Deps) callAPI(ctx context.Context, args json.RawMessage, rec *Record) *m
 		req.Header.Set(name, value)
 	}
 
+	return d.roundTrip(rec, svc, req)
+}
+
+// roundTrip sends req to svc and shapes the response into a result (see
+// callResult), filling rec. The caller bounds req's context with the
+// service's timeout. call_api and every declared operation end here, so
+// their results and audit lines have one shape.
+func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp.CallToolResult {
 	resp, err := d.Client.Do(req)
 	if err != nil {
 		return d.networkFailure(rec, svc, err)

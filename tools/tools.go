@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,17 +87,36 @@ type Tool struct {
 // All returns the tools offered for d, in the order they are listed. It is
 // one explicit list (no init-time registration) so that `keyveil check` and
 // Register agree on what the model will see.
+//
+// call_api is offered for the services whose call_api switch is on, and
+// not at all when none is; declared operations follow, filtered by scope
+// and --read-only.
 func All(d Deps) []Tool {
 	d = d.withDefaults()
-	return []Tool{
-		listServicesTool(d),
-		callAPITool(d),
+	out := []Tool{listServicesTool(d)}
+	if cd, ok := d.callAPIDeps(); ok {
+		out = append(out, callAPITool(cd))
 	}
+	return append(out, operationTools(d)...)
+}
+
+// callAPIDeps returns d with only the services call_api may reach, and
+// whether there is any.
+func (d Deps) callAPIDeps() (Deps, bool) {
+	c := *d.Config
+	c.Services = slices.DeleteFunc(slices.Clone(c.Services), func(s config.Service) bool { return !s.CallAPI })
+	d.Config = &c
+	return d, len(c.Services) > 0
 }
 
 // Register adds every tool from [All] to s. It panics if a tool's schema is
 // malformed, which is a programmer error caught by any test that registers.
+//
+// It also installs the middleware that answers a call to a declared tool
+// that is not offered (scope, --read-only) with a refusal naming the
+// reason.
 func Register(s *mcp.Server, d Deps) {
+	s.AddReceivingMiddleware(refuseHidden(d.withDefaults()))
 	for _, t := range All(d) {
 		mustResolve(t.Tool.Name, t.Tool.InputSchema)
 		mustResolve(t.Tool.Name, t.Tool.OutputSchema)

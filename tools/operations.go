@@ -1,0 +1,424 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/keyveil/keyveil/config"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Declared operations are the tools of the services file's tools list and
+// of imported OpenAPI documents. Each builds exactly one kind of request:
+// the operator fixed the method and the path template, and the model
+// supplies only the inputs the schema declares. The declaration is the
+// operator's allowlist for that request, so the service's allow rules
+// (which govern call_api) are not consulted again.
+//
+// A tool whose scope is not granted, or that is not read-only under
+// --read-only, is not registered at all; a call to it gets a refusal that
+// says why (see refuseHidden) rather than the SDK's bare "unknown tool".
+
+// Refusal reasons of declared operations.
+const (
+	reasonScope = "scope"
+	reasonTool  = "tool"
+)
+
+// operation is one declared tool ready to serve.
+type operation struct {
+	tool    config.Tool
+	svc     config.Service
+	input   *jsonschema.Resolved
+	props   map[string]*jsonschema.Resolved // each property alone, for messages that name it
+	allowed []string                        // input names, sorted
+}
+
+// operationTools returns the declared tools d offers, in declaration
+// order.
+func operationTools(d Deps) []Tool {
+	var out []Tool
+	for _, t := range d.Config.Tools {
+		if d.Config.Hidden(t, d.ReadOnly, d.Scopes) != "" {
+			continue
+		}
+		svc, ok := d.Config.Service(t.Service)
+		if !ok {
+			continue // config validation makes this impossible
+		}
+		op := newOperation(t, svc)
+		out = append(out, Tool{Tool: op.definition(), Handler: func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			start := d.Now()
+			rec := Record{Time: start, Tool: t.Name, Service: svc.Name, Method: t.Method, KeyFingerprint: d.Fingerprints[svc.Name]}
+			res := d.callOperation(ctx, op, req.Params.Arguments, &rec)
+			rec.DurationMS = millis(d.Now().Sub(start))
+			d.Audit.Record(rec)
+			return res, nil
+		}})
+	}
+	return out
+}
+
+// newOperation resolves t's input schema. config.Load has resolved it
+// already, so a failure here is a programmer error.
+func newOperation(t config.Tool, svc config.Service) *operation {
+	r, err := t.Input.Resolve(nil)
+	if err != nil {
+		panic(fmt.Sprintf("tools: input schema of %s does not resolve: %v", t.Name, err))
+	}
+	op := &operation{tool: t, svc: svc, input: r, props: map[string]*jsonschema.Resolved{}}
+	for name, ps := range t.Input.Properties {
+		op.allowed = append(op.allowed, name)
+		if ps == nil {
+			continue
+		}
+		if pr, err := ps.Resolve(nil); err == nil {
+			op.props[name] = pr
+		}
+	}
+	sort.Strings(op.allowed)
+	return op
+}
+
+// definition is the tool as tools/list shows it.
+func (op *operation) definition() *mcp.Tool {
+	t := op.tool
+	return &mcp.Tool{
+		Name:         t.Name,
+		Title:        t.Annotations.Title,
+		Description:  t.Description,
+		InputSchema:  t.Input,
+		OutputSchema: callResultSchema(),
+		Annotations: &mcp.ToolAnnotations{
+			Title:           t.Annotations.Title,
+			ReadOnlyHint:    t.ReadOnly(),
+			DestructiveHint: ptr(t.Destructive()),
+			IdempotentHint:  t.Idempotent(),
+			OpenWorldHint:   ptr(t.OpenWorld()),
+		},
+	}
+}
+
+// callOperation validates args, builds the request and sends it.
+func (d Deps) callOperation(ctx context.Context, op *operation, args json.RawMessage, rec *Record) *mcp.CallToolResult {
+	t := op.tool
+	rec.Path = auditPath(t.Path)
+	if d.ReadOnly && !t.ReadOnly() {
+		// Not offered under --read-only; a stale client may still call.
+		return d.refused(rec, refuse(reasonReadOnly, "keyveil is running in read-only mode and %s is not read-only; it was not called", t.Name))
+	}
+	raw, r := op.validate(args)
+	if r != nil {
+		return d.refused(rec, r)
+	}
+	req, r := op.build(ctx, raw)
+	if r != nil {
+		return d.refused(rec, r)
+	}
+	rec.Path = strings.TrimPrefix(req.URL.EscapedPath(), op.svc.URL().EscapedPath())
+	rec.QueryNames = queryNames(req.URL.RawQuery)
+	ctx, cancel := context.WithTimeout(ctx, op.svc.Timeout)
+	defer cancel()
+	return d.roundTrip(rec, op.svc, req.WithContext(ctx))
+}
+
+// validate checks args against the tool's input schema before anything is
+// built. Messages name the argument and what it must be, and never repeat
+// the value the model sent: it may be long, or something it should not
+// have had.
+func (op *operation) validate(args json.RawMessage) (map[string]json.RawMessage, *refusal) {
+	raw := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(args)) > 0 && string(bytes.TrimSpace(args)) != "null" {
+		if err := json.Unmarshal(args, &raw); err != nil {
+			return nil, refuse(reasonInput, "the arguments must be a JSON object with %s", argList(op.allowed))
+		}
+	}
+	for name := range raw {
+		if !slices.Contains(op.allowed, name) {
+			return nil, refuse(reasonInput, "unknown argument %s; %s takes %s", shortQuote(name), op.tool.Name, argList(op.allowed))
+		}
+	}
+	var missing []string
+	for _, req := range op.tool.Input.Required {
+		if v, ok := raw[req]; !ok || string(v) == "null" {
+			missing = append(missing, req)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, refuse(reasonInput, "missing required argument%s %s", plural(len(missing)), strings.Join(missing, ", "))
+	}
+	instance := map[string]any{}
+	for name, v := range raw {
+		if string(v) == "null" {
+			delete(raw, name) // null means "not given"
+			continue
+		}
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, refuse(reasonInput, "argument %s is not valid JSON", name)
+		}
+		if pr := op.props[name]; pr != nil {
+			if err := pr.Validate(x); err != nil {
+				return nil, refuse(reasonInput, "argument %s is not valid: %s", name, explain(op.tool.Input.Properties[name], err))
+			}
+		}
+		instance[name] = x
+	}
+	if err := op.input.Validate(instance); err != nil {
+		return nil, refuse(reasonInput, "the arguments do not match %s's input schema (%s); check them against it", op.tool.Name, keyword(err))
+	}
+	return raw, nil
+}
+
+// build makes the request: each argument goes where the tool's mapping
+// says. Path values are percent-encoded by the template, so none can add a
+// segment, a dot segment or a host.
+func (op *operation) build(ctx context.Context, raw map[string]json.RawMessage) (*http.Request, *refusal) {
+	t := op.tool
+	pathVals := map[string]string{}
+	query := url.Values{}
+	header := http.Header{}
+	var body map[string]json.RawMessage
+	var whole json.RawMessage
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := raw[name]
+		m := t.Where(name)
+		switch m.In {
+		case config.InPath:
+			s, ok := scalarString(v)
+			if !ok {
+				return nil, refuse(reasonInput, "argument %s goes into the path and must be a string or a number", name)
+			}
+			pathVals[m.Name] = s
+		case config.InQuery:
+			vs, ok := queryValues(v)
+			if !ok {
+				// Objects have no standard query form; send them as JSON.
+				vs = []string{string(compactJSON(v))}
+			}
+			query[m.Name] = append(query[m.Name], vs...)
+		case config.InHeader:
+			s, ok := scalarString(v)
+			if !ok || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+				return nil, refuse(reasonInput, "argument %s goes into the %s header and must be a single-line string or number", name, m.Name)
+			}
+			header.Set(m.Name, s)
+		case config.InBody:
+			if body == nil {
+				body = map[string]json.RawMessage{}
+			}
+			body[m.Name] = v
+		case config.InWholeBody:
+			whole = v
+		}
+	}
+	rel, err := t.Template().Expand(pathVals)
+	if err != nil {
+		if errors.Is(err, config.ErrBadPathValue) {
+			return nil, refuse(reasonPath, "%s; path arguments may not be empty, \".\" or \"..\"", err.Error())
+		}
+		return nil, refuse(reasonPath, "the path could not be built from the arguments")
+	}
+	var reader *bytes.Reader
+	switch {
+	case whole != nil:
+		reader = bytes.NewReader(compactJSON(whole))
+	case body != nil:
+		reader = bytes.NewReader(marshalJSON(body))
+	}
+	target := op.svc.BaseURL + rel
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	var req *http.Request
+	if reader != nil {
+		req, err = http.NewRequestWithContext(ctx, t.Method, target, reader)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, t.Method, target, nil)
+	}
+	if err != nil {
+		return nil, refuse(reasonPath, "the arguments do not form a valid URL; check them for stray characters")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if reader != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for name, value := range op.svc.Headers {
+		req.Header.Set(name, value)
+	}
+	return req, nil
+}
+
+// scalarString returns a JSON string, number or boolean as text.
+func scalarString(v json.RawMessage) (string, bool) {
+	var x any
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	if err := dec.Decode(&x); err != nil {
+		return "", false
+	}
+	switch x := x.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return fmt.Sprint(x), true
+	}
+	return "", false
+}
+
+func compactJSON(v json.RawMessage) []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, v); err != nil {
+		return v
+	}
+	return b.Bytes()
+}
+
+// queryNames returns the sorted parameter names of a raw query, for the
+// audit line (values are never recorded).
+func queryNames(raw string) []string {
+	q, _ := url.ParseQuery(raw)
+	var out []string
+	for k := range q {
+		out = append(out, shorten(k, 64))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func argList(names []string) string {
+	if len(names) == 0 {
+		return "no arguments"
+	}
+	return strings.Join(names, ", ")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// schemaKeyword matches a validation keyword at the start of an error
+// message, as jsonschema-go writes them ("pattern: ...").
+var schemaKeyword = regexp.MustCompile(`^(type|enum|const|multipleOf|minimum|maximum|exclusiveMinimum|exclusiveMaximum|minLength|maxLength|pattern|minItems|maxItems|uniqueItems|contains|minContains|maxContains|minProperties|maxProperties|required|dependentRequired|anyOf|oneOf|allOf|not|format|unexpected additional properties)\b`)
+
+var validatingPrefix = regexp.MustCompile(`^validating [^:]*: `)
+
+// keyword names the schema keyword an error is about: the first word
+// after the "validating …:" prefixes. The rest of the error text quotes
+// the value and is never shown.
+func keyword(err error) string {
+	msg := err.Error()
+	for {
+		loc := validatingPrefix.FindStringIndex(msg)
+		if loc == nil {
+			break
+		}
+		msg = msg[loc[1]:]
+	}
+	if m := schemaKeyword.FindString(msg); m != "" {
+		if m == "unexpected additional properties" {
+			return "additionalProperties"
+		}
+		return m
+	}
+	return "a schema rule"
+}
+
+// explain says what a top-level argument must be, from the operator's own
+// schema (which is safe to show), and which rule the value broke.
+func explain(s *jsonschema.Schema, err error) string {
+	var parts []string
+	if s != nil {
+		if s.Type != "" {
+			parts = append(parts, "a "+s.Type)
+		}
+		if len(s.Enum) > 0 && len(s.Enum) <= 20 {
+			vals, _ := json.Marshal(s.Enum)
+			parts = append(parts, "one of "+string(vals))
+		}
+		if s.Pattern != "" {
+			parts = append(parts, "matching "+s.Pattern)
+		}
+		if s.MinLength != nil {
+			parts = append(parts, fmt.Sprintf("at least %d characters", *s.MinLength))
+		}
+		if s.MaxLength != nil {
+			parts = append(parts, fmt.Sprintf("at most %d characters", *s.MaxLength))
+		}
+		if s.Minimum != nil {
+			parts = append(parts, fmt.Sprintf("at least %v", *s.Minimum))
+		}
+		if s.Maximum != nil {
+			parts = append(parts, fmt.Sprintf("at most %v", *s.Maximum))
+		}
+		if s.MinItems != nil {
+			parts = append(parts, fmt.Sprintf("at least %d items", *s.MinItems))
+		}
+		if s.MaxItems != nil {
+			parts = append(parts, fmt.Sprintf("at most %d items", *s.MaxItems))
+		}
+	}
+	rule := keyword(err)
+	if len(parts) == 0 {
+		return fmt.Sprintf("it breaks the %s rule of its schema", rule)
+	}
+	return fmt.Sprintf("it must be %s (it breaks the %s rule)", strings.Join(parts, ", "), rule)
+}
+
+// refuseHidden answers a tools/call for a declared tool that is not offered
+// (scope not granted, or --read-only) with a tool error that says why and
+// what to change, instead of the SDK's "unknown tool". The call is
+// audited. Other requests pass through.
+func refuseHidden(d Deps) mcp.Middleware {
+	hidden := map[string]string{}
+	for _, t := range d.Config.Tools {
+		if why := d.Config.Hidden(t, d.ReadOnly, d.Scopes); why != "" {
+			hidden[t.Name] = why
+		}
+	}
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		if len(hidden) == 0 {
+			return next
+		}
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			call, ok := req.(*mcp.CallToolRequest)
+			if method != "tools/call" || !ok || call.Params == nil {
+				return next(ctx, method, req)
+			}
+			why, ok := hidden[call.Params.Name]
+			if !ok {
+				return next(ctx, method, req)
+			}
+			reason := reasonScope
+			if strings.HasPrefix(why, "--read-only") {
+				reason = reasonReadOnly
+			}
+			rec := Record{Time: d.Now(), Tool: call.Params.Name}
+			res := d.refused(&rec, refuse(reason, "tool %s is not offered in this deployment: %s; it was not called. Use the tools that tools/list shows", call.Params.Name, why))
+			d.Audit.Record(rec)
+			return res, nil
+		}
+	}
+}
