@@ -6,11 +6,13 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/keyveil/keyveil/config"
 )
@@ -41,6 +43,10 @@ type Credential struct {
 	// Username is the Basic-auth user name (config.AuthBasic only). It is
 	// not secret, and empty when Auth.UsernameEnv is unset.
 	Username string
+	// ClientID is the OAuth 2.0 client ID (config.AuthOAuth2 only), read
+	// from Auth.ClientIDEnv. It is not secret; Secret is the client
+	// secret.
+	ClientID string
 	// Source is where Secret came from; SourceNone for config.AuthNone.
 	Source Source
 	// Path is the file the key was read from when Source is SourceFile.
@@ -53,6 +59,9 @@ type Set struct {
 	creds    []Credential
 	secrets  []Secret // every value the Redactor must know
 	warnings []string
+
+	redOnce sync.Once
+	red     *Redactor // see Redactor
 }
 
 // Load reads the credential of every service in cfg from env (nil: the
@@ -85,11 +94,11 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 			s.creds = append(s.creds, c)
 			continue
 		}
-		k, ok := loaded[svc.Auth.Env]
+		k, ok := loaded[svc.Auth.SecretEnv()]
 		if !ok {
 			k = loadKey(env, svc)
-			loaded[svc.Auth.Env] = k
-			order = append(order, svc.Auth.Env)
+			loaded[svc.Auth.SecretEnv()] = k
+			order = append(order, svc.Auth.SecretEnv())
 			if k.err != nil {
 				errs = append(errs, k.err)
 			}
@@ -106,6 +115,14 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 				continue
 			}
 			c.Username = user
+		}
+		if svc.Auth.Type == config.AuthOAuth2 {
+			id, _ := env.Lookup(svc.Auth.ClientIDEnv)
+			if strings.TrimSpace(id) == "" || id != strings.TrimSpace(id) {
+				errs = append(errs, fmt.Errorf("%s is not set, empty or padded with white space; set it to the OAuth client ID (service %q, auth %s)", svc.Auth.ClientIDEnv, svc.Name, svc.Auth.Scheme()))
+				continue
+			}
+			c.ClientID = id
 		}
 		s.creds = append(s.creds, c)
 	}
@@ -124,10 +141,17 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 			continue
 		}
 		s.addSecret(c.Secret)
-		if c.Auth.Type == config.AuthBasic {
+		switch {
+		case c.Auth.Type == config.AuthBasic && c.Auth.KeyAs == config.KeyAsUsername:
+			// The Authorization header carries base64("key:").
+			s.addSecret(NewSecret(c.Secret.Name(), c.Secret.Reveal()+":"))
+		case c.Auth.Type == config.AuthBasic:
 			// The Authorization header carries base64("user:key"); the
 			// Redactor must know that string to catch its encodings.
 			s.addSecret(NewSecret(c.Secret.Name(), c.Username+":"+c.Secret.Reveal()))
+		case c.Auth.Type == config.AuthOAuth2:
+			// The token request's Basic header carries base64("id:secret").
+			s.addSecret(NewSecret(c.Secret.Name(), url.QueryEscape(c.ClientID)+":"+url.QueryEscape(c.Secret.Reveal())))
 		}
 	}
 	return s, nil
@@ -151,8 +175,14 @@ func (s *Set) Credentials() []Credential { return slices.Clone(s.creds) }
 // header encodes. It is what [Set.Redactor] looks for.
 func (s *Set) Secrets() []Secret { return slices.Clone(s.secrets) }
 
-// Redactor returns a new Redactor that knows every secret in the set.
-func (s *Set) Redactor() *Redactor { return NewRedactor(s.secrets...) }
+// Redactor returns the Redactor that knows every secret in the set. It is
+// the same Redactor on every call, so that secrets learned while running
+// (OAuth 2.0 access tokens, which the [Transport] adds as they arrive)
+// reach every writer it guards.
+func (s *Set) Redactor() *Redactor {
+	s.redOnce.Do(func() { s.red = NewRedactor(s.secrets...) })
+	return s.red
+}
 
 // Fingerprint returns the fingerprint of the named service's key (see
 // [Secret.Fingerprint]), or "" when the service has no key or is unknown.
@@ -182,7 +212,7 @@ type loadedKey struct {
 
 // loadKey reads svc's key from NAME or NAME_FILE and checks it.
 func loadKey(env *Env, svc config.Service) *loadedKey {
-	name := svc.Auth.Env
+	name := svc.Auth.SecretEnv()
 	fileName := name + fileSuffix
 	where := fmt.Sprintf("service %q, auth %s", svc.Name, svc.Auth.Scheme())
 	v, vsrc, vok := env.lookupSource(name)

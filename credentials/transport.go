@@ -9,6 +9,8 @@ import (
 	"path"
 	"strings"
 
+	"golang.org/x/oauth2"
+
 	"github.com/keyveil/keyveil/config"
 )
 
@@ -86,7 +88,8 @@ type route struct {
 	auth    config.Auth
 	secret  Secret // zero for auth none
 	user    string
-	missing bool // the service needs a key the Set does not hold
+	missing bool               // the service needs a key the Set does not hold
+	tokens  oauth2.TokenSource // auth oauth2_client_credentials only; see oauth2.go
 }
 
 // NewTransport returns a Transport for the services of cfg with the keys in
@@ -128,6 +131,9 @@ func NewTransport(set *Set, cfg *config.Config, opts *TransportOptions) *Transpo
 			c, ok := creds[svc.Name]
 			r.missing = !ok || c.Secret.IsZero()
 			r.secret, r.user = c.Secret, c.Username
+			if svc.Auth.Type == config.AuthOAuth2 && !r.missing {
+				r.tokens = newTokenSource(svc, c.ClientID, c.Secret.Reveal(), t.base, set.Redactor())
+			}
 		}
 		o := origin(u)
 		t.origins[o] = append(t.origins[o], r)
@@ -278,6 +284,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.URL.User = nil
 	out.Host = "" // pick checked it names this origin
 	t.strip(out)
+	if r.tokens != nil {
+		tok, err := r.tokens.Token()
+		if err != nil {
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, err // tokenError: no secret, no body
+		}
+		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	}
 	r.attach(out)
 	resp, err := t.base.RoundTrip(out) // the base closes the body
 	if err != nil {
@@ -341,6 +357,10 @@ func (r *route) attach(out *http.Request) {
 		}
 		out.URL.RawQuery = q + url.QueryEscape(r.auth.Name) + "=" + url.QueryEscape(key)
 	case config.AuthBasic:
+		if r.auth.KeyAs == config.KeyAsUsername {
+			out.SetBasicAuth(key, "")
+			return
+		}
 		out.SetBasicAuth(r.user, key)
 	}
 }
