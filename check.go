@@ -117,7 +117,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // exactly what the model will see, and measures the payload's size.
 func listTools(ctx context.Context, a *app) ([]*mcp.Tool, int, error) {
 	ct, st := mcp.NewInMemoryTransports()
-	ss, err := a.newServer(nil).Connect(ctx, st, nil)
+	ss, err := a.newServer(nil, nil).Connect(ctx, st, nil)
 	if err != nil {
 		return nil, 0, err
 	}

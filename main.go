@@ -12,12 +12,16 @@
 //	keyveil [serve] [--config FILE] [--env-file FILE] [--read-only] [--audit-log FILE]
 //	keyveil check [--ping] [same options]
 //	keyveil version
+//	keyveil serve --http ADDR --keys FILE [...]
+//	keyveil keys create|list|revoke|rotate [...]
 package main
 
 import (
 	"context"
 	"io"
 	"os"
+
+	"github.com/keyveil/keyveil/keys"
 )
 
 func main() {
@@ -38,6 +42,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serve(ctx, rest, stdin, stdout, stderr)
 	case "check":
 		return check(ctx, rest, stdout, stderr)
+	case "keys":
+		if err := keys.Command(rest, stdout, stderr); err != nil {
+			printf(stderr, "keyveil: %v\n", err)
+			return 1
+		}
+		return 0
 	case "version":
 		return printVersion(stdout)
 	case "help":

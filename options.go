@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,8 +18,21 @@ type options struct {
 	AuditLog string `env:"KEYVEIL_AUDIT_LOG"`
 	LogLevel string `env:"KEYVEIL_LOG_LEVEL"`
 
-	readOnly bool
-	ping     bool
+	// Streamable HTTP mode (serve only).
+	HTTP           string `env:"KEYVEIL_HTTP"`
+	Keys           string `env:"KEYVEIL_KEYS"`
+	TLSCert        string `env:"KEYVEIL_TLS_CERT"`
+	TLSKey         string `env:"KEYVEIL_TLS_KEY"`
+	InsecurePublic string `env:"KEYVEIL_INSECURE_PUBLIC"`
+	AllowedOrigins string `env:"KEYVEIL_ALLOWED_ORIGINS"`
+	AllowedHosts   string `env:"KEYVEIL_ALLOWED_HOSTS"`
+	ProtectAll     string `env:"KEYVEIL_PROTECT_ALL"`
+	Rate           string `env:"KEYVEIL_RATE"`
+
+	readOnly       bool
+	ping           bool
+	insecurePublic bool
+	protectAll     bool
 }
 
 // parseOptions reads the KEYVEIL_* environment, then the flags over it.
@@ -32,12 +44,23 @@ func parseOptions(name string, args []string, stderr io.Writer, withPing bool) (
 	if err := env.Parse(&o); err != nil {
 		return nil, fmt.Errorf("reading KEYVEIL_* variables: %w", err)
 	}
-	if o.ReadOnly != "" {
-		b, err := strconv.ParseBool(o.ReadOnly)
-		if err != nil {
-			return nil, errors.New("KEYVEIL_READ_ONLY must be true or false")
+	for _, b := range []struct {
+		name string
+		raw  string
+		dst  *bool
+	}{
+		{"KEYVEIL_READ_ONLY", o.ReadOnly, &o.readOnly},
+		{"KEYVEIL_INSECURE_PUBLIC", o.InsecurePublic, &o.insecurePublic},
+		{"KEYVEIL_PROTECT_ALL", o.ProtectAll, &o.protectAll},
+	} {
+		if b.raw == "" {
+			continue
 		}
-		o.readOnly = b
+		v, err := strconv.ParseBool(b.raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s must be true or false", b.name)
+		}
+		*b.dst = v
 	}
 	fs := flag.NewFlagSet("keyveil "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -48,6 +71,16 @@ func parseOptions(name string, args []string, stderr io.Writer, withPing bool) (
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error; env KEYVEIL_LOG_LEVEL")
 	if withPing {
 		fs.BoolVar(&o.ping, "ping", false, "make one authenticated GET request to each service's base URL")
+	} else {
+		fs.StringVar(&o.HTTP, "http", o.HTTP, "serve Streamable HTTP on `addr` (like 127.0.0.1:8787) instead of stdio; env KEYVEIL_HTTP")
+		fs.StringVar(&o.Keys, "keys", o.Keys, "API key registry `file` for --http (see keyveil keys); env KEYVEIL_KEYS")
+		fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` for --http; env KEYVEIL_TLS_CERT")
+		fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "TLS private key `file` for --http; env KEYVEIL_TLS_KEY")
+		fs.BoolVar(&o.insecurePublic, "insecure-public", o.insecurePublic, "allow plain HTTP on a non-loopback address; env KEYVEIL_INSECURE_PUBLIC")
+		fs.StringVar(&o.AllowedOrigins, "allowed-origins", o.AllowedOrigins, "comma-separated browser `origins` allowed to call --http; env KEYVEIL_ALLOWED_ORIGINS")
+		fs.StringVar(&o.AllowedHosts, "allowed-hosts", o.AllowedHosts, "comma-separated Host `names` a reverse proxy forwards; env KEYVEIL_ALLOWED_HOSTS")
+		fs.BoolVar(&o.protectAll, "protect-all", o.protectAll, "require a key on every route, not only /mcp; env KEYVEIL_PROTECT_ALL")
+		fs.StringVar(&o.Rate, "rate", o.Rate, "default per-key `rate` like 60/min for keys created without one; env KEYVEIL_RATE")
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -65,6 +98,10 @@ Usage:
   keyveil [serve] [options]   run the MCP server on stdin/stdout
   keyveil check [--ping]      explain the configuration and say whether it will work
   keyveil version             print the version
+  keyveil serve --http ADDR --keys FILE
+                              serve Streamable HTTP to remote agents (see README)
+  keyveil keys create --name NAME [--scopes a,b] [--expires 90d] [--rate 60/min] [--keys FILE]
+  keyveil keys list [--json] | revoke ID | rotate ID [--overlap 24h]
 
 Options (flag, then environment variable):
   --config FILE     KEYVEIL_CONFIG     services and tools file (YAML)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -82,8 +83,19 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// deps builds the tools' dependencies. audit may be nil.
-func (a *app) deps(audit *tools.Auditor) tools.Deps {
+// deps builds the tools' dependencies. audit may be nil. keyScopes are the
+// scopes of a remote agent's key (nil: none of its own, or stdio mode): a
+// key may narrow the deployment's grant (MCP_API_SCOPES), never widen it.
+func (a *app) deps(audit *tools.Auditor, keyScopes []string) tools.Deps {
+	var scopes []string // nil: tools use cfg.Scopes
+	if keyScopes != nil {
+		scopes = []string{} // non-nil even when empty, or tools would fall back
+		for _, s := range keyScopes {
+			if slices.Contains(a.cfg.Scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
 	fps := map[string]string{}
 	for _, s := range a.cfg.Services {
 		fps[s.Name] = a.set.Fingerprint(s.Name)
@@ -95,21 +107,23 @@ func (a *app) deps(audit *tools.Auditor) tools.Deps {
 		Audit:        audit,
 		Fingerprints: fps,
 		ReadOnly:     a.opts.readOnly,
+		Scopes:       scopes,
 		Logger:       a.logger,
 	}
 }
 
-// newServer returns the MCP server with keyveil's tools registered. The
+// newServer returns the MCP server with keyveil's tools registered, for a
+// caller holding keyScopes (see deps). The
 // SDK's own session chatter is logged only at debug level or when it is a
 // warning, so the default stderr shows keyveil's lines, not the SDK's.
-func (a *app) newServer(audit *tools.Auditor) *mcp.Server {
+func (a *app) newServer(audit *tools.Auditor, keyScopes []string) *mcp.Server {
 	sdkLog := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if a.logger.Enabled(context.Background(), slog.LevelDebug) {
 		sdkLog = a.logger
 	}
 	s := mcp.NewServer(&mcp.Implementation{Name: "keyveil", Version: versionString()},
 		&mcp.ServerOptions{Instructions: instructions, Logger: sdkLog})
-	tools.Register(s, a.deps(audit))
+	tools.Register(s, a.deps(audit, keyScopes))
 	return s
 }
 
@@ -162,6 +176,10 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	a.logger.Info("keyveil ready", "version", versionString(), "services", serviceSummary(a),
 		"read_only", opts.readOnly, "audit", auditName(opts))
 
+	if opts.HTTP != "" {
+		return serveHTTP(ctx, a, auditW)
+	}
+
 	stop := make(chan struct{})
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -175,7 +193,7 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		}
 	}()
 
-	server := a.newServer(tools.NewAuditor(auditW))
+	server := a.newServer(tools.NewAuditor(auditW), nil)
 	t := &stdio.Transport{In: stdin, Out: stdout, Redact: a.red.Redact, Stop: stop, Logger: a.logger}
 	if err := server.Run(ctx, t); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, mcp.ErrConnectionClosed) {
 		a.logger.Error("session ended", "error", err)
