@@ -815,3 +815,77 @@ func TestWriteRedactionNewline(t *testing.T) {
 	}
 	out.check(t)
 }
+
+// FuzzReadLine feeds arbitrary bytes to the input side. Whatever arrives,
+// the transport must not panic, must account for every non-blank line
+// (handing it to the SDK or answering it with an error), must not end the
+// session before the end of input, and must write only whole lines of valid
+// JSON.
+func FuzzReadLine(f *testing.F) {
+	for _, seed := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n",
+		`{"jsonrpc":"2.0","id":"a","result":{}}` + "\r\n\n  \n" + `{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		"not json\n{\"jsonrpc\":\"1.0\",\"id\":2}\n[]\n[1,2]\n42\nnull\n",
+		`{"jsonrpc":"2.0","id":{"x":1},"method":"m"}` + "\n" + `{"jsonrpc":"2.0","id":3,"method":7}`,
+		`{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n" + `{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n",
+		strings.Repeat("x", 300) + "\n" + strings.Repeat(" ", 300) + "\n{}",
+		strings.Repeat(`{"a":`, 1100) + "1" + strings.Repeat("}", 1100),
+		"\x00\xff\xfe\n\xef\xbb\xbf{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n",
+		`{"jsonrpc":"2.0","id":1e400,"method":"ping"}` + "\n" + `{"jsonrpc":"2.0","id":-0.5,"method":"ping"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	const limit = 256
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := bytes.NewReader(data)
+		c, out := connect(t, &Transport{In: in, Drain: 30 * time.Second, maxLine: limit})
+		ctx := context.Background()
+		delivered := 0
+		begin := time.Now()
+		for {
+			msg, err := c.Read(ctx)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("Read() = %v, want a message or io.EOF", err)
+			}
+			delivered++
+			if req, ok := msg.(*jsonrpc.Request); ok && req.IsCall() {
+				resp := &jsonrpc.Response{ID: req.ID, Result: json.RawMessage(`{}`)}
+				if err := c.Write(ctx, resp); err != nil {
+					t.Fatalf("Write(response to %v) = %v", req.ID.Raw(), err)
+				}
+			}
+		}
+		if elapsed := time.Since(begin); elapsed > 5*time.Second {
+			t.Errorf("session took %v; every call was answered at once, so it should end at once", elapsed)
+		}
+		if in.Len() != 0 {
+			t.Errorf("session ended with %d bytes of input unread", in.Len())
+		}
+		out.check(t)
+
+		want := 0
+		for rest := data; len(rest) > 0; {
+			line := rest
+			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+				line = rest[:i+1]
+			}
+			rest = rest[len(line):]
+			if len(line) > limit || len(bytes.Trim(line, jsonSpace)) > 0 {
+				want++
+			}
+		}
+		lines, _ := out.snapshot()
+		answered := 0
+		for _, l := range lines {
+			if strings.Contains(l, `"error":`) {
+				answered++
+			}
+		}
+		if delivered+answered != want {
+			t.Errorf("%d lines delivered and %d answered with an error; want %d in all", delivered, answered, want)
+		}
+	})
+}
