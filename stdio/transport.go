@@ -39,6 +39,12 @@ const (
 	codeRejected = -32005
 )
 
+// methodSubscriptionsListen is the 2026-07-28 call that stays open for the
+// whole session to carry list-changed notifications; it is answered only
+// when cancelled. Drain does not wait for it: there is no result to deliver,
+// and the SDK cancels it once the session ends.
+const methodSubscriptionsListen = "subscriptions/listen"
+
 // withheldMessage replaces a response that redaction could not clean without
 // breaking its JSON. It must stay free of anything a client sent, so that it
 // cannot itself contain a secret.
@@ -137,7 +143,8 @@ func (t *Transport) Connect(context.Context) (mcp.Connection, error) {
 // conn is the [mcp.Connection] a Transport returns.
 //
 // Drain tracking: a call's id is added to inflight when Read hands the call
-// to the SDK and removed when Write sends its response. Once draining starts,
+// to the SDK (subscriptions/listen excepted) and removed when Write sends its
+// response. Once draining starts,
 // the session ends (Read returns io.EOF) when inflight is empty or the drain
 // time is up, whichever is first. Read never waits on a handler's goroutine:
 // jsonrpc2 reads on one goroutine and runs handlers on others, so a handler
@@ -221,9 +228,11 @@ func (c *conn) Read(ctx context.Context) (jsonrpc.Message, error) {
 				c.writeError(req.ID, codeServerClosing, "server is shutting down; no new calls are accepted")
 				continue
 			}
-			c.mu.Lock()
-			c.inflight[req.ID] = struct{}{}
-			c.mu.Unlock()
+			if req.Method != methodSubscriptionsListen {
+				c.mu.Lock()
+				c.inflight[req.ID] = struct{}{}
+				c.mu.Unlock()
+			}
 			return msg, nil
 		case <-inputDone:
 			c.inputEnded = true
@@ -418,13 +427,18 @@ func (c *conn) Close() error {
 	return nil
 }
 
-// readLoop reads input lines until the end of input, answering malformed
-// ones and passing the rest to Read.
+// readLoop reads input lines until the end of input or of the session,
+// answering malformed ones and passing the rest to Read.
 func (c *conn) readLoop() {
 	defer close(c.inputDone)
 	br := bufio.NewReaderSize(c.in, 64<<10)
 	for {
 		line, err := readLine(br, c.maxLine)
+		if c.over() {
+			// Nothing more may be written once the session has ended, not
+			// even an answer to a bad line.
+			return
+		}
 		if errors.Is(err, errLineTooLong) {
 			c.log.Warn("input line too long; answered with an error", "limit_bytes", c.maxLine)
 			c.writeError(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest,
@@ -439,6 +453,8 @@ func (c *conn) readLoop() {
 			} else {
 				select {
 				case c.msgs <- msg:
+				case <-c.ended:
+					return
 				case <-c.closed:
 					return
 				}
@@ -450,6 +466,19 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
+	}
+}
+
+// over reports whether the session has ended: Close was called, or draining
+// is done.
+func (c *conn) over() bool {
+	select {
+	case <-c.closed:
+		return true
+	case <-c.ended:
+		return true
+	default:
+		return false
 	}
 }
 

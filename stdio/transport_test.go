@@ -889,3 +889,46 @@ func FuzzReadLine(f *testing.F) {
 		}
 	})
 }
+
+// TestCancelWhileStopping checks that notifications still reach the server
+// after Stop: a client cancelling its in-flight call lets the session end
+// long before the drain time is up.
+func TestCancelWhileStopping(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	h := start(t, &Transport{Stop: stop, Drain: time.Minute})
+	h.begin(eraLegacy)
+	h.send(callTool(eraLegacy, 40, "slow", nil))
+	h.waitStarted("slow")
+	close(stop)
+	h.send(request(eraLegacy, nil, "notifications/cancelled", map[string]any{"requestId": 40, "reason": "test"}))
+	if err := h.waitDone(); err != nil {
+		t.Errorf("server.Run after Stop and a cancelled call = %v, want nil", err)
+	}
+	h.out.check(t)
+}
+
+// TestListenDoesNotHoldDrain checks that a 2026-07-28 subscriptions/listen
+// stream, which is answered only when cancelled, does not keep a session
+// that has lost its input alive for the whole drain time.
+func TestListenDoesNotHoldDrain(t *testing.T) {
+	t.Parallel()
+	for _, e := range endings {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			stop := make(chan struct{})
+			h := start(t, &Transport{Stop: stop, Drain: time.Minute})
+			h.send(request(eraNew, "listen", "subscriptions/listen", map[string]any{
+				"notifications": map[string]any{"toolsListChanged": true},
+			}))
+			h.out.await(t, "subscription acknowledgement", func(m reply) bool {
+				return m.Method == "notifications/subscriptions/acknowledged"
+			})
+			e.end(h, stop)
+			if err := h.waitDone(); err != nil {
+				t.Errorf("server.Run after %s with a listen stream open = %v, want nil", e.name, err)
+			}
+			h.out.check(t)
+		})
+	}
+}
