@@ -64,6 +64,11 @@ var errLineTooLong = errors.New("input line too long")
 //
 // A Transport is used for one call to Connect, as every mcp.Transport is. The
 // fields must not change after Connect.
+//
+// To end the session on a signal, close Stop; do not cancel the context given
+// to mcp.Server.Run. Cancelling it makes Run close the session itself, which
+// waits for in-flight calls with no bound and then returns the context's
+// error rather than nil.
 type Transport struct {
 	// In is where messages arrive, one JSON value per line; nil: os.Stdin.
 	// The transport never closes it. A read blocked on it when the session
@@ -91,8 +96,9 @@ type Transport struct {
 	// and new calls are refused with a JSON-RPC error. nil: never.
 	Stop <-chan struct{}
 
-	// Logger receives malformed-input, redaction and shutdown events. It is
-	// never given message contents. nil: discard.
+	// Logger receives malformed-input, redaction and shutdown events, with
+	// methods and ids at most: never params, results, or the text of a bad
+	// line. nil: discard.
 	Logger *slog.Logger
 
 	// maxLine bounds one input line in bytes, newline included; zero:
@@ -144,9 +150,8 @@ func (t *Transport) Connect(context.Context) (mcp.Connection, error) {
 //
 // Drain tracking: a call's id is added to inflight when Read hands the call
 // to the SDK (subscriptions/listen excepted) and removed when Write sends its
-// response. Once draining starts,
-// the session ends (Read returns io.EOF) when inflight is empty or the drain
-// time is up, whichever is first. Read never waits on a handler's goroutine:
+// response. Once draining starts, the session ends (Read returns io.EOF)
+// when inflight is empty or the drain time is up, whichever is first. Read never waits on a handler's goroutine:
 // jsonrpc2 reads on one goroutine and runs handlers on others, so a handler
 // can always write the response Read is waiting for.
 type conn struct {

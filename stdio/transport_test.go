@@ -932,3 +932,55 @@ func TestListenDoesNotHoldDrain(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptedInput is `printf '...' | keyveil`: a whole session written at
+// once and input closed straight away. Every call must be answered before
+// Run returns.
+func TestScriptedInput(t *testing.T) {
+	t.Parallel()
+	for _, era := range []string{eraLegacy, eraNew} {
+		t.Run(era, func(t *testing.T) {
+			t.Parallel()
+			var script []string
+			if era == eraLegacy {
+				script = append(script,
+					request(era, "init", "initialize", map[string]any{
+						"protocolVersion": era,
+						"capabilities":    map[string]any{},
+						"clientInfo":      map[string]any{"name": "raw-test", "version": "0"},
+					}),
+					request(era, nil, "notifications/initialized", nil))
+			}
+			script = append(script,
+				request(era, 1, "tools/list", nil),
+				"garbage",
+				callTool(era, 2, "echo", map[string]any{"text": "scripted"}))
+			out := newRecorder()
+			tr := &Transport{In: strings.NewReader(strings.Join(script, "\n") + "\n"), Out: out}
+			server := mcp.NewServer(&mcp.Implementation{Name: "stdio-test", Version: "v0.0.1"}, nil)
+			mcp.AddTool(server, &mcp.Tool{Name: "echo", Description: "Returns its text."},
+				func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
+					return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}}, nil, nil
+				})
+			if err := server.Run(context.Background(), tr); err != nil {
+				t.Errorf("server.Run(scripted %s session) = %v, want nil", era, err)
+			}
+			lines, _ := out.snapshot()
+			got := map[string]bool{}
+			for _, l := range lines {
+				var m reply
+				if json.Unmarshal([]byte(l), &m) == nil && m.Method == "" {
+					got[string(m.ID)] = m.Error == nil
+				}
+			}
+			want := map[string]bool{"1": true, "2": true, "null": false}
+			if era == eraLegacy {
+				want[`"init"`] = true
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("responses by id, true if not an error (-want +got):\n%s\noutput:\n%s", diff, strings.Join(lines, "\n"))
+			}
+			out.check(t)
+		})
+	}
+}
