@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -150,6 +151,10 @@ func (a *app) openAudit() (w io.Writer, close func() error, err error) {
 	}, nil
 }
 
+// hardStop bounds how long serve waits after SIGINT or SIGTERM: the
+// transport's 5 s drain plus time to audit and flush.
+const hardStop = 10 * time.Second
+
 // serve runs the stdio MCP server until stdin ends or a signal arrives, and
 // returns 0 after in-flight calls have finished and been audited.
 func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -189,6 +194,17 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		case sig := <-sigs:
 			a.logger.Info("stopping after in-flight calls", "signal", sig.String())
 			close(stop)
+			// The transport ends the session after its drain bound, but
+			// the SDK then waits for every handler to return. Ours are
+			// bounded by per-service timeouts; this is the backstop, and a
+			// second signal ends things at once.
+			select {
+			case <-sigs:
+			case <-time.After(hardStop):
+			}
+			a.logger.Error("in-flight calls did not finish; exiting")
+			_ = a.stderr.Close()
+			os.Exit(1)
 		case <-ctx.Done():
 		}
 	}()
