@@ -1,7 +1,6 @@
 package credentials
 
 import (
-	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"slices"
@@ -81,7 +80,9 @@ func (r *Redactor) Redact(p []byte) []byte {
 	if st == nil {
 		return p
 	}
-	ss := st.spans(p)
+	sc := st.scratch()
+	defer st.keep(sc)
+	ss := st.spans(p, sc)
 	if len(ss) == 0 {
 		return p
 	}
@@ -97,7 +98,9 @@ func (r *Redactor) RedactString(s string) string {
 	}
 	// A read-only view of s: spans and apply never write into their input.
 	p := unsafe.Slice(unsafe.StringData(s), len(s))
-	ss := st.spans(p)
+	sc := st.scratch()
+	defer st.keep(sc)
+	ss := st.spans(p, sc)
 	if len(ss) == 0 {
 		return s
 	}
@@ -128,6 +131,28 @@ type redactState struct {
 	// longest the second pass can map back to (each decoded byte comes from
 	// at most maxEscapeLen original bytes), plus room for widening.
 	holdback int
+
+	// spare is working memory for one call at a time: taken by a call,
+	// given back after. A concurrent call makes its own.
+	spare atomic.Pointer[redactScratch]
+}
+
+// maxSpare is the largest decoded copy kept between calls.
+const maxSpare = 4 << 20
+
+// scratch returns working memory for one call; keep gives it back.
+func (st *redactState) scratch() *redactScratch {
+	if sc := st.spare.Swap(nil); sc != nil {
+		return sc
+	}
+	return new(redactScratch)
+}
+
+func (st *redactState) keep(sc *redactScratch) {
+	if cap(sc.dec) > maxSpare {
+		*sc = redactScratch{}
+	}
+	st.spare.Store(sc)
 }
 
 func newRedactState(secrets []Secret) *redactState {
@@ -162,39 +187,84 @@ type redactSpan struct {
 	size       int32
 }
 
-// spans returns the merged, sorted ranges of p to replace; nil when p holds
-// no secret.
-func (st *redactState) spans(p []byte) []redactSpan {
-	ss := st.m.find(p, nil)
-	ss = st.decodedPass(p, ss)
+// spans returns the merged, sorted ranges of p to replace, in memory of
+// sc; empty when p holds no secret.
+func (st *redactState) spans(p []byte, sc *redactScratch) []redactSpan {
+	ss := st.m.find(p, sc.spans[:0])
+	first := len(ss)
+	ss = st.decodedPass(p, ss, sc)
+	sc.spans = ss
 	if len(ss) == 0 {
-		return nil
+		return ss
 	}
-	return mergeSpans(p, ss)
-}
-
-// mergeSpans widens every span to whole escape sequences and UTF-8
-// characters, then merges overlapping and touching spans. A merged span
-// carries the name of its longest match (the first one on a tie); what
-// matters is that no byte of any of them survives.
-func mergeSpans(p []byte, ss []redactSpan) []redactSpan {
 	for i := range ss {
 		ss[i].start, ss[i].end = widenSpan(p, ss[i].start, ss[i].end)
 	}
-	slices.SortStableFunc(ss, func(a, b redactSpan) int { return cmp.Compare(a.start, b.start) })
-	out := ss[:1]
-	for _, s := range ss[1:] {
-		last := &out[len(out)-1]
-		if s.start > last.end {
+	// Each pass finds its spans almost in order; sort each, then merge.
+	sortSpans(ss[:first])
+	sortSpans(ss[first:])
+	sc.merged = mergeSpans(ss[:first], ss[first:], sc.merged[:0])
+	return sc.merged
+}
+
+// mergeSpans appends to out the spans of a and b, each sorted by spanLess,
+// with overlapping and touching spans merged. A merged span carries the
+// name of its longest match (of the secret added first, on a tie); what
+// matters is that no byte of any of them survives.
+func mergeSpans(a, b, out []redactSpan) []redactSpan {
+	for len(a) > 0 || len(b) > 0 {
+		var s redactSpan
+		if len(b) == 0 || len(a) > 0 && !spanLess(b[0], a[0]) {
+			s, a = a[0], a[1:]
+		} else {
+			s, b = b[0], b[1:]
+		}
+		if len(out) == 0 || s.start > out[len(out)-1].end {
 			out = append(out, s)
 			continue
 		}
+		last := &out[len(out)-1]
 		last.end = max(last.end, s.end)
-		if s.size > last.size {
+		if s.size > last.size || s.size == last.size && s.id < last.id {
 			last.id, last.size = s.id, s.size
 		}
 	}
 	return out
+}
+
+// spanLess orders spans by start, then longest first, then by secret.
+func spanLess(a, b redactSpan) bool {
+	if a.start != b.start {
+		return a.start < b.start
+	}
+	if a.size != b.size {
+		return a.size > b.size
+	}
+	return a.id < b.id
+}
+
+// sortSpans sorts ss by spanLess. The matcher finds spans almost in order,
+// so an insertion sort usually does it in one pass; text built to defeat
+// that (many overlapping matches) falls back to a general sort.
+func sortSpans(ss []redactSpan) {
+	budget := 8 * len(ss)
+	for i := 1; i < len(ss); i++ {
+		for j := i; j > 0 && spanLess(ss[j], ss[j-1]); j-- {
+			ss[j], ss[j-1] = ss[j-1], ss[j]
+			if budget--; budget == 0 {
+				slices.SortFunc(ss, func(a, b redactSpan) int {
+					if spanLess(a, b) {
+						return -1
+					}
+					if spanLess(b, a) {
+						return 1
+					}
+					return 0
+				})
+				return
+			}
+		}
+	}
 }
 
 // widenSpan grows [s, e) until neither end falls inside an escape sequence or a
@@ -245,12 +315,13 @@ func (st *redactState) apply(p []byte, ss []redactSpan) []byte {
 //
 // Let m be the shortest pattern and q = min(8, m). The scan loads one q-byte
 // window every step = m-q+1 bytes, folds it, and tests a hash of it against
-// a bitmap. Any occurrence of a pattern is at least m bytes long, so it
-// contains a whole window, and the first window inside it starts at one of
-// the pattern's first step offsets. Only the q-grams at those offsets go into
-// the bitmap and into a table from q-gram to (pattern, offset), so a bitmap
-// hit is rare in clean text, and each occurrence is verified once, by an
-// exact comparison at the one place it can start.
+// a bitmap. Any occurrence of a pattern is at least m bytes long, so the
+// windows inside it fall at every step-th offset of the pattern, and exactly
+// one of them falls in any run of step consecutive offsets. Only the q-grams
+// at one such run per pattern go into the bitmap and into a table from
+// q-gram to (pattern, offset), so a bitmap hit is rare in clean text, and
+// each occurrence is verified once, by an exact comparison at the one place
+// it can start.
 //
 // For keys of 20 bytes or more this reads one word per 13+ bytes of text,
 // which is why it runs about ten times faster than an automaton that must
@@ -263,14 +334,12 @@ type matcher struct {
 	bitmap []uint64
 	bshift uint // bitmap index: (key*hashMul) >> bshift
 
-	// Open-addressing table from q-gram key to refs[slotStart:slotEnd];
-	// slotEnd == 0 marks an empty slot.
-	slotKey   []uint64
-	slotStart []uint32
-	slotEnd   []uint32
-	tshift    uint
-	tmask     uint64
-	refs      []gramRef
+	// Open-addressing table from q-gram key to refs[start:end], one cache
+	// line per probe; end == 0 marks an empty slot.
+	slots  []gramSlot
+	tshift uint
+	tmask  uint64
+	refs   []gramRef
 
 	pats []matchPattern
 	data []byte // the folded patterns, back to back
@@ -286,9 +355,19 @@ type matchPattern struct {
 	id     int32
 }
 
-// gramRef says that a q-gram occurs at offset off of pattern pat.
+type gramSlot struct {
+	key        uint64
+	start, end uint32
+}
+
+// gramRef says that a q-gram occurs at offset off of a pattern; it carries
+// what verification needs so that a hit touches one more cache line, not
+// two.
 type gramRef struct {
-	pat, off uint32
+	data, n uint32 // the pattern is m.data[data:data+n]
+	off     uint32
+	id      int32
+	last    uint64 // the pattern's last 8 bytes (n >= 8), to reject without reading data
 }
 
 const (
@@ -319,16 +398,48 @@ func newMatcher(specs []matchPatternSpec) *matcher {
 		m.mask = 1<<(8*m.q) - 1
 	}
 
+	// Any step consecutive offsets of a pattern will do, not just the first
+	// ones. Keys share prefixes ("sk-live-", "ghp_") and so do their
+	// encodings; a q-gram many patterns contain would send every hit to many
+	// verifications. So each pattern indexes the run of step offsets whose
+	// q-grams are rarest among all patterns.
+	freq := make(map[uint64]int32)
+	for _, p := range m.pats {
+		text := m.data[p.off : p.off+p.n]
+		for off := 0; off+m.q <= len(text); off++ {
+			freq[m.key(loadWord(text, off))]++
+		}
+	}
 	grams := make(map[uint64][]gramRef)
 	var keys []uint64 // in first-seen order, so that builds are reproducible
-	for pi, p := range m.pats {
+	var cost []int32
+	for _, p := range m.pats {
 		text := m.data[p.off : p.off+p.n]
-		for off := 0; off < m.step; off++ {
+		cost = cost[:0]
+		for off := 0; off+m.q <= len(text); off++ {
+			cost = append(cost, freq[m.key(loadWord(text, off))])
+		}
+		var sum int32
+		for _, c := range cost[:m.step] {
+			sum += c
+		}
+		best, bestSum := 0, sum
+		for o := 1; o+m.step <= len(cost); o++ {
+			sum += cost[o+m.step-1] - cost[o-1]
+			if sum < bestSum {
+				best, bestSum = o, sum
+			}
+		}
+		for off := best; off < best+m.step; off++ {
 			k := m.key(loadWord(text, off))
 			if _, ok := grams[k]; !ok {
 				keys = append(keys, k)
 			}
-			grams[k] = append(grams[k], gramRef{pat: uint32(pi), off: uint32(off)})
+			var last uint64
+			if len(text) >= 8 {
+				last = binary.LittleEndian.Uint64(text[len(text)-8:])
+			}
+			grams[k] = append(grams[k], gramRef{data: p.off, n: p.n, off: uint32(off), id: p.id, last: last})
 		}
 	}
 
@@ -339,22 +450,19 @@ func newMatcher(specs []matchPatternSpec) *matcher {
 	m.bshift = uint(64 - bbits)
 	tbits := max(4, bits.Len(uint(2*len(keys))))
 	size := 1 << tbits
-	m.slotKey = make([]uint64, size)
-	m.slotStart = make([]uint32, size)
-	m.slotEnd = make([]uint32, size)
+	m.slots = make([]gramSlot, size)
 	m.tshift = uint(64 - tbits)
 	m.tmask = uint64(size - 1)
 	for _, k := range keys {
 		h := (k * hashMul) >> m.bshift
 		m.bitmap[h>>6] |= 1 << (h & 63)
 		i := (k * tableMul) >> m.tshift
-		for m.slotEnd[i] != 0 {
+		for m.slots[i].end != 0 {
 			i = (i + 1) & m.tmask
 		}
-		m.slotKey[i] = k
-		m.slotStart[i] = uint32(len(m.refs))
+		start := uint32(len(m.refs))
 		m.refs = append(m.refs, grams[k]...)
-		m.slotEnd[i] = uint32(len(m.refs))
+		m.slots[i] = gramSlot{key: k, start: start, end: uint32(len(m.refs))}
 	}
 	return m
 }
@@ -367,12 +475,12 @@ func (m *matcher) key(w uint64) uint64 { return (w | foldBits) & m.mask }
 func (m *matcher) lookup(k uint64) []gramRef {
 	i := (k * tableMul) >> m.tshift
 	for {
-		end := m.slotEnd[i]
-		if end == 0 {
+		sl := &m.slots[i]
+		if sl.end == 0 {
 			return nil
 		}
-		if m.slotKey[i] == k {
-			return m.refs[m.slotStart[i]:end]
+		if sl.key == k {
+			return m.refs[sl.start:sl.end]
 		}
 		i = (i + 1) & m.tmask
 	}
@@ -410,14 +518,19 @@ func (m *matcher) find(text []byte, dst []redactSpan) []redactSpan {
 // verify checks each pattern whose q-gram k was seen at p.
 func (m *matcher) verify(text []byte, p int, k uint64, dst []redactSpan) []redactSpan {
 	for _, g := range m.lookup(k) {
-		pt := m.pats[g.pat]
 		s := p - int(g.off)
-		e := s + int(pt.n)
+		e := s + int(g.n)
 		if s < 0 || e > len(text) {
 			continue
 		}
-		if equalFold(text[s:e], m.data[pt.off:pt.off+pt.n]) {
-			dst = append(dst, redactSpan{start: s, end: e, id: pt.id, size: int32(pt.n)})
+		// Encoded keys share long prefixes ("sk-live-" in \u00XX form is
+		// 48 bytes), so the last word rejects a wrong candidate sooner than
+		// the first, and without a cache miss on the pattern.
+		if g.n >= 8 && lower8(binary.LittleEndian.Uint64(text[e-8:])) != g.last {
+			continue
+		}
+		if equalFold(text[s:e], m.data[g.data:g.data+g.n]) {
+			dst = append(dst, redactSpan{start: s, end: e, id: g.id, size: int32(g.n)})
 		}
 	}
 	return dst

@@ -2,7 +2,6 @@ package credentials
 
 import (
 	"bytes"
-	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -19,10 +18,10 @@ import (
 //
 // Only the neighbourhood of an escape can hold a match the first pass
 // missed, and only an escape that decodes to a byte some variant contains
-// (or a joined line break). So the pass finds those escapes, decodes the
-// text within one longest-variant length of them ("islands"), and searches
-// the islands alone. Text without such escapes costs one scan for the five
-// bytes that can start one.
+// (or a joined line break). So the pass decodes the text, and searches only
+// within one longest variant of those escapes ("islands"). Text without
+// such escapes costs one scan for the four bytes that can start one, and no
+// copy.
 
 // maxEscapeLen is the longest escape sequence decoded: a surrogate pair
 // "\uD83D\uDE00". HTML entities are cut at seven digits, so "&#x" + 7 + ";"
@@ -34,165 +33,183 @@ const maxEscapeLen = 12
 // 76). Prose has shorter words, so "foo\nbar" is not joined.
 const minBase64Line = 16
 
-// decRec records one place where the decoded copy differs from the
-// original: on original bytes at o became dn decoded bytes at d (dn is 0
-// for a dropped line break).
-type decRec struct {
-	d, o   int
-	dn, on uint8
+// maxRun caps how many escapes one escRun holds, so that mapping a match
+// back into a run re-reads at most this many.
+const maxRun = 32
+
+// escRun is a stretch of consecutive escapes (and joined line breaks) found
+// by the scan from the left, which alone knows which backslashes are
+// escaped: on original bytes at o that decode to dn bytes at d of the
+// decoded text. Between runs the decoded text is the original, verbatim.
+type escRun struct {
+	o, d, on, dn int
+	// ek and em are the original and decoded length of every escape in the
+	// run when they are all alike ("%73%6B", "\u0073\u006b"), 0 if not.
+	ek, em int
 }
 
-// redactScratch is per-call working memory, pooled so that the second pass does
-// not allocate in the steady state.
+// redactScratch is per-call working memory, kept between calls so that
+// redaction does not allocate in the steady state (a sync.Pool would be
+// emptied by every garbage collection, which a stream of large outputs
+// triggers often).
 type redactScratch struct {
+	spans   []redactSpan
+	merged  []redactSpan
+	dec     []byte
+	runs    []escRun
 	islands [][2]int
-	buf     []byte
-	recs    []decRec
 	found   []redactSpan
 }
 
-var scratchPool = sync.Pool{New: func() any { return new(redactScratch) }}
-
 // decodedPass appends to ss what the matcher finds in the decoded copy of
 // p, as ranges of p.
-func (st *redactState) decodedPass(p []byte, ss []redactSpan) []redactSpan {
+func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch) []redactSpan {
 	n := len(p)
 	if st.m.minLen < 0 || n < st.m.minLen {
 		return ss
 	}
+	// Most text holds no relevant escape at all. Find that out without
+	// recording anything, so that it costs no memory.
 	var f escFinder
 	f.init(p)
-	i := f.next(0)
-	if i >= n {
-		return ss
-	}
-	sc := scratchPool.Get().(*redactScratch)
-	defer scratchPool.Put(sc)
-
-	w := st.m.maxLen - 1 // a match reaches at most this far from an escape it contains
-	isl := sc.islands[:0]
-	for i < n {
-		k, relevant := st.eventAt(p, i)
+	var out [utf8.UTFMax]byte
+	found := false
+	for i := f.next(0); i < n && !found; {
+		s, k, m, join := decodeAt(p, i, &out)
 		if k == 0 {
 			i = f.next(i + 1)
 			continue
 		}
+		found = join || st.relevantBytes(out[:m])
+		i = f.next(s + k)
+	}
+	if !found {
+		return ss
+	}
+
+	// Decode all of p. A match that a decoded escape completes contains
+	// that escape, so it lies within w decoded bytes of it: the matcher
+	// need only search those islands around each relevant escape.
+	w := st.m.maxLen - 1
+	dec, runs, isl := sc.dec[:0], sc.runs[:0], sc.islands[:0]
+	done := 0 // p[:done] is in dec
+	f.init(p)
+	for i := f.next(0); i < n; {
+		s, k, m, join := decodeAt(p, i, &out)
+		if k == 0 {
+			i = f.next(i + 1)
+			continue
+		}
+		dec = append(dec, p[done:s]...)
+		r := escRun{o: s, d: len(dec), ek: k, em: m}
+		relevant := false
+		for c := 1; ; c++ {
+			if k != r.ek || m != r.em {
+				r.ek, r.em = 0, 0
+			}
+			dec = append(dec, out[:m]...)
+			relevant = relevant || join || st.relevantBytes(out[:m])
+			i = s + k
+			if c == maxRun || i >= n || !escByte[p[i]] {
+				break
+			}
+			if s, k, m, join = decodeAt(p, i, &out); k == 0 || s != i {
+				break
+			}
+		}
+		r.on, r.dn = i-r.o, len(dec)-r.d
+		runs = append(runs, r)
+		done = i
 		if relevant {
-			lo, hi := max(0, i-w), min(n, i+k+w)
+			lo, hi := max(0, r.d-w), r.d+r.dn+w
 			if len(isl) > 0 && lo <= isl[len(isl)-1][1] {
 				isl[len(isl)-1][1] = hi
 			} else {
 				isl = append(isl, [2]int{lo, hi})
 			}
 		}
-		i = f.next(i + k)
+		i = f.next(i)
 	}
-	sc.islands = isl
+	dec = append(dec, p[done:]...)
 	for _, is := range isl {
-		ss = st.searchIsland(p, is[0], is[1], sc, ss)
+		lo, hi := is[0], min(is[1], len(dec))
+		sc.found = st.m.find(dec[lo:hi], sc.found[:0])
+		for _, m := range sc.found {
+			s, _ := decodedOrigin(p, runs, lo+m.start)
+			_, e := decodedOrigin(p, runs, lo+m.end-1)
+			ss = append(ss, redactSpan{start: s, end: e, id: m.id, size: m.size})
+		}
 	}
+	sc.dec, sc.runs, sc.islands = dec, runs, isl
 	return ss
 }
 
-// eventAt reports how many bytes the escape or joined line break at p[i]
-// spans (0 if there is none), and whether decoding it can complete a match.
-func (st *redactState) eventAt(p []byte, i int) (int, bool) {
-	switch p[i] {
-	case '\n', '\r':
-		k := joinAt(p, i)
-		return k, k > 0
-	case '\\':
-		if k := joinAt(p, i); k > 0 {
-			return k, true
-		}
-	}
-	var out [utf8.UTFMax]byte
-	k, m := escapeAt(p, i, &out)
-	for _, c := range out[:m] {
+// relevantBytes reports whether any of b (decoded from one escape) occurs
+// in some variant; if none does, no match can contain the escape.
+func (st *redactState) relevantBytes(b []byte) bool {
+	for _, c := range b {
 		if st.relevant[lowerASCII[c]] {
-			return k, true
+			return true
 		}
 	}
-	return k, false
+	return false
 }
 
-// searchIsland decodes p[lo:hi] (extended to whole escapes), runs the
-// matcher over it, and appends the matches as ranges of p.
-func (st *redactState) searchIsland(p []byte, lo, hi int, sc *redactScratch, ss []redactSpan) []redactSpan {
-	lo = syncStart(p, lo)
-	buf, recs := sc.buf[:0], sc.recs[:0]
-	var out [utf8.UTFMax]byte
-	for i := lo; i < hi; {
-		c := p[i]
-		if !escStart[c] {
-			buf = append(buf, c)
-			i++
-			continue
+// decodeAt decodes the escape sequence or joined line break at p[i] into
+// out. It returns where it starts (i, or i-1 for the CR of a CRLF found at
+// its LF), its length k (0 if there is none), how many bytes it decoded to,
+// and whether it is a line break.
+func decodeAt(p []byte, i int, out *[utf8.UTFMax]byte) (s, k, m int, join bool) {
+	switch p[i] {
+	case '\\':
+		if k = joinAt(p, i); k > 0 {
+			return i, k, 0, true
 		}
-		if c == '\n' || c == '\r' || c == '\\' {
-			if k := joinAt(p, i); k > 0 {
-				recs = append(recs, decRec{d: len(buf), o: i, on: uint8(k)})
-				i += k
-				continue
-			}
+	case '\n':
+		if i > 0 && p[i-1] == '\r' {
+			i-- // CRLF: the CR belongs to the break
 		}
-		if k, m := escapeAt(p, i, &out); k > 0 {
-			recs = append(recs, decRec{d: len(buf), o: i, dn: uint8(m), on: uint8(k)})
-			buf = append(buf, out[:m]...)
-			i += k
-			continue
-		}
-		buf = append(buf, c)
-		i++
+		k = joinAt(p, i)
+		return i, k, 0, k > 0
+	case '\r':
+		k = joinAt(p, i)
+		return i, k, 0, k > 0
 	}
-	found := st.m.find(buf, sc.found[:0])
-	for _, m := range found {
-		s, _ := decodedOrigin(recs, lo, m.start)
-		_, e := decodedOrigin(recs, lo, m.end-1)
-		ss = append(ss, redactSpan{start: s, end: e, id: m.id, size: m.size})
-	}
-	sc.buf, sc.recs, sc.found = buf, recs, found
-	return ss
+	k, m = escapeAt(p, i, out)
+	return i, k, m, false
 }
 
-// decodedOrigin returns the range of p that decoded byte i of an island starting
-// at lo came from: the whole escape sequence, or the one byte copied.
-func decodedOrigin(recs []decRec, lo, i int) (int, int) {
-	// The last record with d <= i; among records at the same d (a dropped
-	// line break, then an escape) the later one is the one holding i.
-	a, b := 0, len(recs)
+// decodedOrigin returns the range of p that byte i of the decoded text came
+// from: the whole escape sequence, or the one byte copied.
+func decodedOrigin(p []byte, runs []escRun, i int) (int, int) {
+	a, b := 0, len(runs) // find the last run with d <= i
 	for a < b {
 		h := int(uint(a+b) >> 1)
-		if recs[h].d <= i {
+		if runs[h].d <= i {
 			a = h + 1
 		} else {
 			b = h
 		}
 	}
 	if a == 0 {
-		return lo + i, lo + i + 1
+		return i, i + 1
 	}
-	r := recs[a-1]
-	if i < r.d+int(r.dn) {
-		return r.o, r.o + int(r.on)
+	r := runs[a-1]
+	if i >= r.d+r.dn {
+		s := r.o + r.on + i - r.d - r.dn
+		return s, s + 1
 	}
-	s := r.o + int(r.on) + i - r.d - int(r.dn)
-	return s, s + 1
-}
-
-// syncStart moves lo back to a place where decoding from the left of the
-// text would also be: not inside an escape, nor inside a run of backslashes
-// (whose pairing decides which of them escape), nor inside a line break.
-func syncStart(p []byte, lo int) int {
-	for {
-		for lo > 0 && (p[lo-1] == '\\' || p[lo-1] == '\n' || p[lo-1] == '\r') {
-			lo--
+	if r.em > 0 {
+		o := r.o + (i-r.d)/r.em*r.ek
+		return o, o + r.ek
+	}
+	var out [utf8.UTFMax]byte
+	for o, d := r.o, r.d; ; {
+		_, k, m, _ := decodeAt(p, o, &out)
+		if i < d+m {
+			return o, o + k
 		}
-		j := coveringEscape(p, lo)
-		if j < 0 {
-			return lo
-		}
-		lo = j
+		o, d = o+k, d+m
 	}
 }
 
@@ -307,8 +324,8 @@ func escapeAt(p []byte, i int, out *[utf8.UTFMax]byte) (int, int) {
 
 // joinAt returns the length of the line break at p[i] if it sits inside
 // wrapped base64 — at least minBase64Line base64 characters before it and
-// one after — and 0 otherwise. A break is CR, LF or CRLF, real or written as
-// the JSON escapes "\r", "\n", "\r\n".
+// one after — and 0 otherwise. A break is LF or CRLF, real or written as
+// the JSON escapes "\n" and "\r\n".
 func joinAt(p []byte, i int) int {
 	n := len(p)
 	j := i
@@ -321,11 +338,10 @@ func joinAt(p []byte, i int) int {
 		j++
 	} else if j+1 < n && p[j] == '\\' && p[j+1] == 'n' {
 		j += 2
-	}
-	if j == i || j >= n || !isBase64[p[j]] {
+	} else {
 		return 0
 	}
-	if i < minBase64Line {
+	if j >= n || !isBase64[p[j]] || i < minBase64Line {
 		return 0
 	}
 	for _, c := range p[i-minBase64Line : i] {
@@ -344,7 +360,9 @@ type escFinder struct {
 	pos [len(escChars)]int
 }
 
-const escChars = "%\\&\n\r"
+// escChars can start an escape or a line break; a CR is found through the
+// LF after it.
+const escChars = "%\\&\n"
 
 func (f *escFinder) init(p []byte) {
 	f.p = p
@@ -357,6 +375,9 @@ func (f *escFinder) init(p []byte) {
 // len(p).
 func (f *escFinder) next(from int) int {
 	n := len(f.p)
+	if from < n && escByte[f.p[from]] {
+		return from // escapes often come in runs: "%73%6B", "\u0073\u006b"
+	}
 	best := n
 	for k := range f.pos {
 		if f.pos[k] < from {
@@ -413,8 +434,8 @@ var hexDigitVal = func() (t [256]int8) {
 
 var jsonEscapes = [256]byte{'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
-// escStart marks the bytes that can start an escape or a line break.
-var escStart = func() (t [256]bool) {
+// escByte marks escChars.
+var escByte = func() (t [256]bool) {
 	for i := 0; i < len(escChars); i++ {
 		t[escChars[i]] = true
 	}

@@ -133,7 +133,9 @@ func (w *Writer) emitPart() error {
 	if cut <= 0 {
 		return nil
 	}
-	ss := st.spans(w.buf)
+	sc := st.scratch()
+	defer st.keep(sc)
+	ss := st.spans(w.buf, sc)
 	keep := 0
 	for _, s := range ss {
 		if s.start >= cut {
