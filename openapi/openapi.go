@@ -3,6 +3,7 @@ package openapi
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +20,8 @@ import (
 type Document struct {
 	path string
 	doc  *openapi3.T
-	ops  []operation // every operation, sorted by path then method
+	ops  []operation       // every operation, sorted by path then method
+	refs map[string]string // local files read through $refs -> sha256 hex
 }
 
 // operation is one method on one path.
@@ -46,9 +48,21 @@ func Load(path string) (*Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
 	}
+	return parse(path, data)
+}
+
+// parse parses data, the document read from path.
+func parse(path string, data []byte) (*Document, error) {
+	refs := map[string]string{}
 	l := openapi3.NewLoader()
 	l.IsExternalRefsAllowed = true
-	l.ReadFromURIFunc = localOnly
+	l.ReadFromURIFunc = func(l *openapi3.Loader, u *url.URL) ([]byte, error) {
+		b, err := localOnly(l, u)
+		if err == nil {
+			refs[filepath.FromSlash(u.Path)] = hashHex(b)
+		}
+		return b, err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
@@ -60,7 +74,7 @@ func Load(path string) (*Document, error) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		return nil, fmt.Errorf("%s: OpenAPI version %q is not supported; keyveil reads 3.0 and 3.1 (convert Swagger 2.0 first)", path, doc.OpenAPI)
 	}
-	d := &Document{path: path, doc: doc}
+	d := &Document{path: path, doc: doc, refs: refs}
 	if doc.Paths != nil {
 		for p, item := range doc.Paths.Map() {
 			for m, op := range item.Operations() {
@@ -286,7 +300,6 @@ func (d *Document) tool(o operation, opts Options) (config.Tool, string) {
 			s.Deprecated = true
 		}
 		in.Properties[name] = s
-		in.PropertyOrder = append(in.PropertyOrder, name)
 		if p.Required || p.In == openapi3.ParameterInPath {
 			in.Required = append(in.Required, name)
 		}
@@ -354,16 +367,13 @@ func (d *Document) body(o operation, in *jsonschema.Schema, used map[string]bool
 		}
 	}
 	if flat {
-		names := s.PropertyOrder
-		if len(names) == 0 {
-			for n := range s.Properties {
-				names = append(names, n)
-			}
-			sort.Strings(names)
+		names := make([]string, 0, len(s.Properties))
+		for n := range s.Properties {
+			names = append(names, n)
 		}
+		sort.Strings(names)
 		for _, n := range names {
 			in.Properties[n] = s.Properties[n]
-			in.PropertyOrder = append(in.PropertyOrder, n)
 			mapping[n] = config.Mapping{In: config.InBody, Name: n}
 			if rb.Value.Required && slices.Contains(s.Required, n) {
 				in.Required = append(in.Required, n)
@@ -379,7 +389,6 @@ func (d *Document) body(o operation, in *jsonschema.Schema, used map[string]bool
 		s.Description = desc
 	}
 	in.Properties[name] = s
-	in.PropertyOrder = append(in.PropertyOrder, name)
 	mapping[name] = config.Mapping{In: config.InWholeBody}
 	if rb.Value.Required {
 		in.Required = append(in.Required, name)
@@ -421,12 +430,33 @@ func isReservedHeader(name string) bool {
 	return false
 }
 
+// ExpandOptions configure [Expand]. A nil *ExpandOptions means defaults.
+type ExpandOptions struct {
+	// CacheDir holds imported tool lists between starts (see cache.go);
+	// "": $XDG_CACHE_HOME/keyveil/openapi or the platform's equivalent.
+	// NoCache turns the cache off.
+	CacheDir string
+	// NoCache parses every document on every start.
+	NoCache bool
+}
+
 // Expand imports the tools of every service in cfg that names an OpenAPI
 // document, resolving a relative document path against the services file's
 // directory, and adds them with [config.Config.AddTools]. Operations a tag
 // or "*" matched but that cannot be tools are left out; an operation named
-// by operationId that cannot be a tool is an error.
-func Expand(cfg *config.Config) error {
+// by operationId that cannot be a tool is an error. opts may be nil.
+func Expand(cfg *config.Config, opts *ExpandOptions) error {
+	var o ExpandOptions
+	if opts != nil {
+		o = *opts
+	}
+	dir := o.CacheDir
+	if dir == "" {
+		dir = defaultCacheDir()
+	}
+	if o.NoCache {
+		dir = ""
+	}
 	var errs []error
 	for _, s := range cfg.Services {
 		if s.OpenAPI == "" {
@@ -436,16 +466,11 @@ func Expand(cfg *config.Config) error {
 		if !filepath.IsAbs(p) && cfg.File != "" {
 			p = filepath.Join(filepath.Dir(cfg.File), p)
 		}
-		doc, err := Load(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("service %q: %w", s.Name, err))
-			continue
-		}
 		var taken []string
 		for _, t := range cfg.Tools {
 			taken = append(taken, t.Name)
 		}
-		tools, _, err := doc.Tools(Options{Service: s.Name, Auth: s.Auth, Operations: s.Operations, Taken: taken})
+		tools, err := importTools(p, dir, Options{Service: s.Name, Auth: s.Auth, Operations: s.Operations, Taken: taken})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", s.Name, err))
 			continue
@@ -455,4 +480,30 @@ func Expand(cfg *config.Config) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// importTools returns the tools of the document at path, from the cache in
+// dir when it has them ("" : no cache).
+func importTools(path, dir string, opts Options) ([]config.Tool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
+	}
+	key := cacheKey(data, opts)
+	if tools, ok := readCache(dir, key); ok {
+		for i := range tools {
+			tools[i].Service = opts.Service
+		}
+		return tools, nil
+	}
+	doc, err := parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	tools, _, err := doc.Tools(opts)
+	if err != nil {
+		return nil, err
+	}
+	writeCache(dir, key, doc.refs, tools)
+	return tools, nil
 }

@@ -438,7 +438,7 @@ func TestExpandExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Expand(cfg); err != nil {
+	if err := Expand(cfg, &ExpandOptions{NoCache: true}); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
@@ -476,7 +476,7 @@ func TestExpandErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = Expand(cfg)
+		err = Expand(cfg, &ExpandOptions{NoCache: true})
 		if tc.want == "" {
 			// A declared tool already called x: the import takes x_2.
 			if err != nil || len(cfg.Tools) != 2 || cfg.Tools[1].Name != "x_2" {

@@ -21,6 +21,9 @@ const (
 	maxPropDescription = 300  // a property's description
 )
 
+// Properties are listed in name order (no PropertyOrder), so a schema
+// reads the same after a round trip through the cache's JSON.
+//
 // converter turns OpenAPI schemas into JSON Schemas that every MCP client
 // accepts: one "type" per schema (a 3.1 type list becomes anyOf, and
 // "null" is dropped: leaving an argument out is how the model says
@@ -143,7 +146,6 @@ func (c *converter) convert(ref *openapi3.SchemaRef, depth int, request bool) *j
 				continue
 			}
 			s.Properties[n] = c.convert(p, depth+1, request)
-			s.PropertyOrder = append(s.PropertyOrder, n)
 		}
 		for _, r := range src.Required {
 			if _, ok := s.Properties[r]; ok {

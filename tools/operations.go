@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/keyveil/keyveil/config"
@@ -35,13 +36,18 @@ const (
 	reasonTool  = "tool"
 )
 
-// operation is one declared tool ready to serve.
+// operation is one declared tool ready to serve. Its schema is resolved
+// on the first call, not at registration: a deployment with hundreds of
+// imported operations would otherwise resolve them all before it could
+// answer tools/list, and most are never called.
 type operation struct {
 	tool    config.Tool
 	svc     config.Service
-	input   *jsonschema.Resolved
-	props   map[string]*jsonschema.Resolved // each property alone, for messages that name it
-	allowed []string                        // input names, sorted
+	allowed []string // input names, sorted
+
+	once  sync.Once
+	input *jsonschema.Resolved
+	props map[string]*jsonschema.Resolved // each property alone, for messages that name it
 }
 
 // operationTools returns the declared tools d offers, in declaration
@@ -69,36 +75,50 @@ func operationTools(d Deps) []Tool {
 	return out
 }
 
-// newOperation resolves t's input schema. config.Load has resolved it
-// already, so a failure here is a programmer error.
 func newOperation(t config.Tool, svc config.Service) *operation {
-	r, err := t.Input.Resolve(nil)
-	if err != nil {
-		panic(fmt.Sprintf("tools: input schema of %s does not resolve: %v", t.Name, err))
-	}
-	op := &operation{tool: t, svc: svc, input: r, props: map[string]*jsonschema.Resolved{}}
-	for name, ps := range t.Input.Properties {
+	op := &operation{tool: t, svc: svc}
+	for name := range t.Input.Properties {
 		op.allowed = append(op.allowed, name)
-		if ps == nil {
-			continue
-		}
-		if pr, err := ps.Resolve(nil); err == nil {
-			op.props[name] = pr
-		}
 	}
 	sort.Strings(op.allowed)
 	return op
 }
 
-// definition is the tool as tools/list shows it.
+// resolve resolves the input schema once. config.Load has resolved it
+// already, so a failure here is a programmer error.
+func (op *operation) resolve() {
+	op.once.Do(func() {
+		r, err := op.tool.Input.Resolve(nil)
+		if err != nil {
+			panic(fmt.Sprintf("tools: input schema of %s does not resolve: %v", op.tool.Name, err))
+		}
+		op.input, op.props = r, map[string]*jsonschema.Resolved{}
+		for name, ps := range op.tool.Input.Properties {
+			if ps == nil {
+				continue
+			}
+			if pr, err := ps.Resolve(nil); err == nil {
+				op.props[name] = pr
+			}
+		}
+	})
+}
+
+// resultSchema is the output schema of every operation, encoded once.
+var resultSchema = sync.OnceValue(func() json.RawMessage { return marshalJSON(callResultSchema()) })
+
+// definition is the tool as tools/list shows it. The schemas are handed
+// to the SDK already encoded: it would otherwise re-encode every schema
+// for every tools/list, which for a large OpenAPI import costs more than
+// everything else keyveil does at start-up.
 func (op *operation) definition() *mcp.Tool {
 	t := op.tool
 	return &mcp.Tool{
 		Name:         t.Name,
 		Title:        t.Annotations.Title,
 		Description:  t.Description,
-		InputSchema:  t.Input,
-		OutputSchema: callResultSchema(),
+		InputSchema:  json.RawMessage(marshalJSON(t.Input)),
+		OutputSchema: resultSchema(),
 		Annotations: &mcp.ToolAnnotations{
 			Title:           t.Annotations.Title,
 			ReadOnlyHint:    t.ReadOnly(),
@@ -137,6 +157,7 @@ func (d Deps) callOperation(ctx context.Context, op *operation, args json.RawMes
 // the value the model sent: it may be long, or something it should not
 // have had.
 func (op *operation) validate(args json.RawMessage) (map[string]json.RawMessage, *refusal) {
+	op.resolve()
 	raw := map[string]json.RawMessage{}
 	if len(bytes.TrimSpace(args)) > 0 && string(bytes.TrimSpace(args)) != "null" {
 		if err := json.Unmarshal(args, &raw); err != nil {
