@@ -51,12 +51,13 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("reading MCP_API_* variables: %w", err)
 	}
 	c := &Config{}
+	var perr error
 	if path != "" {
 		fc, err := readFile(path)
-		if err != nil {
+		if fc == nil {
 			return nil, err
 		}
-		c = fc
+		c, perr = fc, err
 	}
 	c.Scopes = splitList(e.Scopes)
 	if e.BaseURL == "" && path == "" {
@@ -72,7 +73,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		}
 		c.Services = append(c.Services, s)
 	}
-	if err := c.validate(); err != nil {
+	if err := finish(c, perr, c.validate); err != nil {
 		return nil, envError(err)
 	}
 	for i := range c.Services {

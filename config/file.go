@@ -13,10 +13,10 @@ import (
 // only services the file defines. Errors name the file and the line.
 func LoadFile(path string) (*Config, error) {
 	c, err := readFile(path)
-	if err != nil {
+	if c == nil {
 		return nil, err
 	}
-	if err := c.validate(); err != nil {
+	if err := finish(c, err, c.validate); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -44,6 +44,7 @@ func parseFile(path string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: not valid YAML: %w", path, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
+		// An empty file: nothing to validate either.
 		return nil, fmt.Errorf("%s: no services; add a services: section (see examples/)", path)
 	}
 	root := resolve(doc.Content[0])
@@ -103,10 +104,57 @@ func parseFile(path string, data []byte) (*Config, error) {
 		}
 	}
 	if len(d.errs) > 0 {
-		sortErrors(d.errs)
-		return nil, errors.Join(d.errs...)
+		return c, &decodeErrors{errs: d.errs}
 	}
 	return c, nil
+}
+
+// decodeErrors are the problems found while decoding a file. The Config
+// that comes with them is partial; validating it anyway finds the rest, so
+// one run reports everything (see finish).
+type decodeErrors struct{ errs []error }
+
+func (e *decodeErrors) Error() string { return errors.Join(e.errs...).Error() }
+
+// finish validates c after parseFile and returns every problem, decoding
+// and validation, sorted by line. A validation error on a line that
+// already has a decoding error is left out: it is the same mistake seen
+// twice.
+func finish(c *Config, perr error, validate func() error) error {
+	var de *decodeErrors
+	if perr != nil && !errors.As(perr, &de) {
+		return perr
+	}
+	verr := validate()
+	if de == nil {
+		return verr
+	}
+	errs := de.errs
+	bad := map[int]bool{}
+	for _, e := range errs {
+		var le *lineError
+		if errors.As(e, &le) {
+			bad[le.line] = true
+		}
+	}
+	if verr != nil {
+		for _, e := range unjoin(verr) {
+			var le *lineError
+			if errors.As(e, &le) && bad[le.line] {
+				continue
+			}
+			errs = append(errs, e)
+		}
+	}
+	sortErrors(errs)
+	return errors.Join(errs...)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // reflectValue returns the addressable value p points to.

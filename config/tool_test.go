@@ -328,3 +328,36 @@ func TestExamplesLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestFileErrorsAllAtOnce checks that one Load reports decoding and
+// validation problems together, in line order, each once.
+func TestFileErrorsAllAtOnce(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `services:
+  crm:
+    base_url: https://crm.example.com/api
+    auth: { type: bearer, env: sk-live-LEAKCHECK0123456789abcdef }
+    alow: ["GET /**"]
+    timeout: soon
+tools:
+  - name: send_quote_followup
+    description: Send a follow-up.
+    service: cmr
+    method: POST
+    path: /quotes/{quote_id/followups
+`)
+	_, err := Load(p, lookupMap(nil))
+	if err == nil {
+		t.Fatal("Load = nil error")
+	}
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		lines = append(lines, strings.SplitN(strings.TrimPrefix(l, p+":"), ":", 2)[0])
+	}
+	if diff := cmp.Diff([]string{"4", "5", "6", "10", "12"}, lines); diff != "" {
+		t.Errorf("error lines (-want +got):\n%s\n%v", diff, err)
+	}
+	if strings.Contains(err.Error(), "LEAKCHECK") {
+		t.Errorf("error quotes the inline secret: %v", err)
+	}
+}
