@@ -372,7 +372,11 @@ func keyword(err error) string {
 func explain(s *jsonschema.Schema, err error) string {
 	var parts []string
 	if s != nil {
-		if s.Type != "" {
+		switch s.Type {
+		case "":
+		case "integer", "object", "array":
+			parts = append(parts, "an "+s.Type)
+		default:
 			parts = append(parts, "a "+s.Type)
 		}
 		if len(s.Enum) > 0 && len(s.Enum) <= 20 {
