@@ -52,7 +52,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		s, _ := a.cfg.Service(c.Service)
 		env, state, fp := "-", "not needed", "-"
 		if c.Auth.Type != config.AuthNone {
-			env, state, fp = c.Auth.Env, fmt.Sprintf("set (%d bytes)", c.Secret.Len()), c.Secret.Fingerprint()
+			env, state, fp = c.Auth.SecretEnv(), fmt.Sprintf("set (%d bytes)", c.Secret.Len()), c.Secret.Fingerprint()
 		}
 		src := string(c.Source)
 		if c.Path != "" {
@@ -64,6 +64,10 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	printf(out, "\nAllowed requests (everything else is refused before it leaves keyveil):\n")
 	for _, s := range a.cfg.Services {
+		if !s.CallAPI {
+			printf(out, "  %-12s (call_api off: only its declared tools)\n", s.Name)
+			continue
+		}
 		for _, r := range s.Rules() {
 			note := ""
 			if opts.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -79,12 +83,23 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	printf(out, "\nTools offered to the model (tools/list: %d tools, %d bytes):\n", len(list), size)
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, t := range list {
 		mode := "may change data"
 		if t.Annotations != nil && t.Annotations.ReadOnlyHint {
 			mode = "read-only"
 		}
-		printf(out, "  %-16s %s\n", t.Name, mode)
+		printf(tw, "  %s\t%s\n", t.Name, mode)
+	}
+	_ = tw.Flush()
+	var hidden []string
+	for _, t := range a.cfg.Tools {
+		if why := a.cfg.Hidden(t, opts.readOnly, a.cfg.Scopes); why != "" {
+			hidden = append(hidden, fmt.Sprintf("  %s: %s", t.Name, why))
+		}
+	}
+	if len(hidden) > 0 {
+		printf(out, "Declared tools not offered:\n%s\n", strings.Join(hidden, "\n"))
 	}
 	if len(a.cfg.Scopes) > 0 {
 		printf(out, "Granted scopes: %s\n", strings.Join(a.cfg.Scopes, ", "))

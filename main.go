@@ -11,6 +11,7 @@
 //
 //	keyveil [serve] [--config FILE] [--env-file FILE] [--read-only] [--audit-log FILE]
 //	keyveil check [--ping] [same options]
+//	keyveil openapi FILE [--operations ...]
 //	keyveil version
 //	keyveil serve --http ADDR --keys FILE [...]
 //	keyveil keys create|list|revoke|rotate [...]
@@ -22,6 +23,7 @@ import (
 	"os"
 
 	"github.com/keyveil/keyveil/keys"
+	"github.com/keyveil/keyveil/openapi"
 )
 
 func main() {
@@ -45,6 +47,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "keys":
 		if err := keys.Command(rest, stdout, stderr); err != nil {
 			printf(stderr, "keyveil: %v\n", err)
+			return 1
+		}
+		return 0
+	case "openapi":
+		if err := openapi.Command(rest, stdout, stderr); err != nil {
+			printf(stderr, "keyveil openapi: %v\n", err)
 			return 1
 		}
 		return 0

@@ -97,6 +97,8 @@ func usage(w io.Writer) {
 Usage:
   keyveil [serve] [options]   run the MCP server on stdin/stdout
   keyveil check [--ping]      explain the configuration and say whether it will work
+  keyveil openapi FILE [--operations a,tag:b,*]
+                              print the tools an OpenAPI document would become
   keyveil version             print the version
   keyveil serve --http ADDR --keys FILE
                               serve Streamable HTTP to remote agents (see README)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/credentials"
+	"github.com/keyveil/keyveil/openapi"
 	"github.com/keyveil/keyveil/stdio"
 	"github.com/keyveil/keyveil/tools"
 )
@@ -53,6 +54,9 @@ func load(opts *options, stderr io.Writer) (*app, error) {
 	}
 	cfg, err := config.Load(opts.Config, env.Lookup)
 	if err != nil {
+		return nil, err
+	}
+	if err := openapi.Expand(cfg, nil); err != nil {
 		return nil, err
 	}
 	set, err := credentials.Load(cfg, env)
