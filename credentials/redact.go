@@ -526,10 +526,15 @@ func (m *matcher) verify(text []byte, p int, k uint64, dst []redactSpan) []redac
 		// Encoded keys share long prefixes ("sk-live-" in \u00XX form is
 		// 48 bytes), so the last word rejects a wrong candidate sooner than
 		// the first, and without a cache miss on the pattern.
-		if g.n >= 8 && lower8(binary.LittleEndian.Uint64(text[e-8:])) != g.last {
-			continue
+		v := m.data[g.data : g.data+g.n]
+		if g.n >= 8 {
+			if lower8(binary.LittleEndian.Uint64(text[e-8:])) != g.last {
+				continue
+			}
+			// The last word matched, so whole words up to it will do.
+			v = v[:(g.n-1)&^7]
 		}
-		if equalFold(text[s:e], m.data[g.data:g.data+g.n]) {
+		if equalFold(text[s:e], v) {
 			dst = append(dst, redactSpan{start: s, end: e, id: g.id, size: int32(g.n)})
 		}
 	}

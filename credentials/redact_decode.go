@@ -107,13 +107,24 @@ func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch)
 			if k != r.ek || m != r.em {
 				r.ek, r.em = 0, 0
 			}
-			dec = append(dec, out[:m]...)
-			relevant = relevant || join || st.relevantBytes(out[:m])
+			if m == 1 { // the common case, without a call to memmove
+				dec = append(dec, out[0])
+				relevant = relevant || st.relevant[lowerASCII[out[0]]]
+			} else {
+				dec = append(dec, out[:m]...)
+				relevant = relevant || join || st.relevantBytes(out[:m])
+			}
 			i = s + k
 			if c == maxRun || i >= n || !escByte[p[i]] {
 				break
 			}
-			if s, k, m, join = decodeAt(p, i, &out); k == 0 || s != i {
+			if p[i] == '%' || p[i] == '&' { // no line break to look for
+				s, join = i, false
+				k, m = escapeAt(p, i, &out)
+			} else {
+				s, k, m, join = decodeAt(p, i, &out)
+			}
+			if k == 0 || s != i {
 				break
 			}
 		}
@@ -216,8 +227,15 @@ func decodedOrigin(p []byte, runs []escRun, i int) (int, int) {
 // coveringEscape returns the start of the escape sequence of p that
 // contains both p[i-1] and p[i], or -1 if i is not inside one.
 func coveringEscape(p []byte, i int) int {
+	lo := max(0, i-maxEscapeLen+1)
+	if i > len(p) || bytes.IndexByte(p[lo:i], '\\') < 0 && bytes.IndexByte(p[lo:i], '&') < 0 && bytes.IndexByte(p[max(lo, i-2):i], '%') < 0 {
+		return -1
+	}
 	var out [utf8.UTFMax]byte
-	for j := i - 1; j >= 0 && j > i-maxEscapeLen; j-- {
+	for j := i - 1; j >= lo; j-- {
+		if !escByte[p[j]] {
+			continue
+		}
 		switch p[j] {
 		case '\\':
 			if oddBackslashesBefore(p, j) {
@@ -275,6 +293,10 @@ func escapeAt(p []byte, i int, out *[utf8.UTFMax]byte) (int, int) {
 			if !ok {
 				return 0, 0
 			}
+			if r < utf8.RuneSelf {
+				out[0] = byte(r)
+				return 6, 1
+			}
 			if utf16.IsSurrogate(r) && r < 0xdc00 && i+12 <= n && p[i+6] == '\\' && (p[i+7] == 'u' || p[i+7] == 'U') {
 				if r2, ok := hexRune(p, i+8); ok && 0xdc00 <= r2 && r2 < 0xe000 {
 					return 12, utf8.EncodeRune(out[:], utf16.DecodeRune(r, r2))
@@ -316,6 +338,10 @@ func escapeAt(p []byte, i int, out *[utf8.UTFMax]byte) (int, int) {
 		}
 		if j < n && p[j] == ';' {
 			j++
+		}
+		if v < utf8.RuneSelf {
+			out[0] = byte(v)
+			return j - i, 1
 		}
 		return j - i, utf8.EncodeRune(out[:], v)
 	}
@@ -398,20 +424,16 @@ func hexRune(p []byte, i int) (rune, bool) {
 	if i+4 > len(p) {
 		return 0, false
 	}
-	var r rune
-	for _, c := range p[i : i+4] {
-		d := hexDigitVal[c]
-		if d < 0 || d > 15 {
-			return 0, false
-		}
-		r = r<<4 | rune(d)
+	a, b, c, d := hexDigitVal[p[i]], hexDigitVal[p[i+1]], hexDigitVal[p[i+2]], hexDigitVal[p[i+3]]
+	if a|b|c|d < 0 { // -1 marks a non-digit
+		return 0, false
 	}
-	return r, true
+	return rune(a)<<12 | rune(b)<<8 | rune(c)<<4 | rune(d), true
 }
 
 func hexByte(a, b byte) (byte, bool) {
 	x, y := hexDigitVal[a], hexDigitVal[b]
-	if x < 0 || x > 15 || y < 0 || y > 15 {
+	if x|y < 0 {
 		return 0, false
 	}
 	return byte(x<<4 | y), true
