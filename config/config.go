@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -201,8 +200,6 @@ func (c *Config) Service(name string) (Service, bool) {
 	return Service{}, false
 }
 
-var serviceName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-
 // validate fills defaults and checks every service and tool. Errors name
 // the file and line when the item came from a file, the service or tool and
 // the key, and say what to write instead.
@@ -228,7 +225,7 @@ func (c *Config) validate() error {
 // validate fills s's defaults and returns one error per problem, each
 // wrapping a [fieldError] so that a file error can point at its key.
 func (s *Service) validate() []error {
-	if !serviceName.MatchString(s.Name) {
+	if !isServiceName(s.Name) {
 		return []error{fmt.Errorf("service name %q: use 1-32 lower-case letters, digits, '-' or '_', starting with a letter", s.Name)}
 	}
 	var errs []error
@@ -317,8 +314,6 @@ func (s *Service) checkHeader(name, value string) error {
 	return nil
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // checkEnvName checks a key whose value must name an environment variable.
 // Its errors never repeat the value: a value that fails is often the
 // secret itself, pasted where its variable's name belongs.
@@ -326,7 +321,7 @@ func checkEnvName(key, v string) error {
 	if looksLikeSecret(v) {
 		return fmt.Errorf("%s looks like a secret written inline (the value is not shown); move it into an environment variable and write the environment variable name here, like CRM_API_KEY", key)
 	}
-	if !envName.MatchString(v) {
+	if !isEnvName(v) {
 		return fmt.Errorf("%s must be an environment variable name like CRM_API_KEY, not a value; put the key in that variable", key)
 	}
 	return nil

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -22,8 +21,6 @@ type templatePart struct {
 	lit   string // literal text, escaped form as written
 	param string // placeholder name; lit is empty when set
 }
-
-var paramName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // ParseTemplate parses a tool path. It must begin with "/", have balanced
 // braces around parameter names, no "." or ".." segments, no query and no
@@ -61,7 +58,7 @@ func ParseTemplate(s string) (Template, error) {
 		if strings.ContainsAny(name, "{/") {
 			return Template{}, fmt.Errorf("path %q has a \"{\" without its \"}\"", s)
 		}
-		if !paramName.MatchString(name) {
+		if !isParamName(name) {
 			return Template{}, fmt.Errorf("path %q: parameter {%s} must be a name of letters, digits, '_', '-' or '.'", s, name)
 		}
 		if seen[name] {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -208,11 +207,6 @@ func (c *Config) Hidden(t Tool, readOnly bool, granted []string) string {
 	return fmt.Sprintf("scope %s is not granted (add it to MCP_API_SCOPES)", t.Scope)
 }
 
-var (
-	toolName  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	scopeName = regexp.MustCompile(`^[!-~]{1,128}$`) // printable ASCII, no space
-)
-
 var toolMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 
 // AddTools validates ts against the configuration and appends them to
@@ -261,7 +255,7 @@ func (c *Config) validateTool(t *Tool) []error {
 	add := func(field string, err error) {
 		errs = append(errs, fmt.Errorf("%s: %w", label, &fieldError{field: field, err: err}))
 	}
-	if !toolName.MatchString(t.Name) {
+	if !isToolName(t.Name) {
 		add("name", errors.New("name must be 1-64 letters, digits, '_' or '-' (the rule MCP clients enforce)"))
 	}
 	if strings.TrimSpace(t.Description) == "" {
@@ -289,7 +283,7 @@ func (c *Config) validateTool(t *Tool) []error {
 	for _, err := range checkInput(t.Input, tmpl) {
 		add("input", err)
 	}
-	if t.Scope != "" && (!scopeName.MatchString(t.Scope) || strings.Contains(t.Scope, ",")) {
+	if t.Scope != "" && (!isScopeName(t.Scope) || strings.Contains(t.Scope, ",")) {
 		add("scope", errors.New("scope must be one word of printable characters without spaces or commas, like quotes:followup:send"))
 	}
 	switch t.ConfirmFallback {

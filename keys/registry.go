@@ -71,6 +71,12 @@ type Registry struct {
 	mu      sync.Mutex               // serialises reloads and writes
 	used    map[string]*atomic.Int64 // id -> unix seconds of last use here
 	badStat os.FileInfo              // last file version that failed to load
+
+	// decoy is what an unknown id's secret is compared against, so that an
+	// unknown id costs the same hash and comparison as a known one. It is
+	// made by Open, not at package initialisation, so that keyveil's stdio
+	// mode, which has no registry, does not read random bytes at start-up.
+	decoy [sha256.Size]byte
 }
 
 type snapshot struct {
@@ -83,13 +89,6 @@ type entry struct {
 	hash [sha256.Size]byte
 	used *atomic.Int64
 }
-
-// decoy is what an unknown id's secret is compared against, so that an
-// unknown id costs the same hash and comparison as a known one.
-var decoy = func() (h [sha256.Size]byte) {
-	_, _ = rand.Read(h[:])
-	return h
-}()
 
 // Open loads the registry at path. It fails if the file is missing (unless
 // opts.CreateMissing), malformed, or readable by group or others.
@@ -107,6 +106,7 @@ func Open(path string, opts *Options) (*Registry, error) {
 		start:  time.Now(),
 		used:   make(map[string]*atomic.Int64),
 	}
+	_, _ = rand.Read(r.decoy[:]) // crypto/rand.Read never fails
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
@@ -150,7 +150,7 @@ func (r *Registry) Authenticate(presented string) (*Key, error) {
 		return nil, ErrInvalid
 	}
 	e := r.snap.Load().byID[id]
-	want := &decoy
+	want := &r.decoy
 	if e != nil {
 		want = &e.hash
 	}

@@ -341,10 +341,14 @@ func plural(n int) string {
 }
 
 // schemaKeyword matches a validation keyword at the start of an error
-// message, as jsonschema-go writes them ("pattern: ...").
-var schemaKeyword = regexp.MustCompile(`^(type|enum|const|multipleOf|minimum|maximum|exclusiveMinimum|exclusiveMaximum|minLength|maxLength|pattern|minItems|maxItems|uniqueItems|contains|minContains|maxContains|minProperties|maxProperties|required|dependentRequired|anyOf|oneOf|allOf|not|format|unexpected additional properties)\b`)
+// message, as jsonschema-go writes them ("pattern: ..."). It and
+// validatingPrefix are compiled on the first refusal that needs them, not
+// at every start.
+var schemaKeyword = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(type|enum|const|multipleOf|minimum|maximum|exclusiveMinimum|exclusiveMaximum|minLength|maxLength|pattern|minItems|maxItems|uniqueItems|contains|minContains|maxContains|minProperties|maxProperties|required|dependentRequired|anyOf|oneOf|allOf|not|format|unexpected additional properties)\b`)
+})
 
-var validatingPrefix = regexp.MustCompile(`^validating [^:]*: `)
+var validatingPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^validating [^:]*: `) })
 
 // keyword names the schema keyword an error is about: the first word
 // after the "validating …:" prefixes. The rest of the error text quotes
@@ -352,13 +356,13 @@ var validatingPrefix = regexp.MustCompile(`^validating [^:]*: `)
 func keyword(err error) string {
 	msg := err.Error()
 	for {
-		loc := validatingPrefix.FindStringIndex(msg)
+		loc := validatingPrefix().FindStringIndex(msg)
 		if loc == nil {
 			break
 		}
 		msg = msg[loc[1]:]
 	}
-	if m := schemaKeyword.FindString(msg); m != "" {
+	if m := schemaKeyword().FindString(msg); m != "" {
 		if m == "unexpected additional properties" {
 			return "additionalProperties"
 		}

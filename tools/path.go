@@ -2,7 +2,6 @@ package tools
 
 import (
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -12,7 +11,23 @@ import (
 // still changing after this many rounds is refused rather than trusted.
 const maxDecodeRounds = 8
 
-var schemeLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:`)
+// schemeLike reports whether p starts like an absolute URL: a scheme
+// ([A-Za-z][A-Za-z0-9+.-]*) and a colon. It is written out rather than as a
+// regular expression because it runs on every call_api call.
+func schemeLike(p string) bool {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-'):
+		case i > 0 && c == ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
 
 // relativePath checks the path the model gave and returns it in escaped
 // form, ready to be appended to the base URL's path and matched against
@@ -29,7 +44,7 @@ func relativePath(p string) (string, *refusal) {
 	switch {
 	case p == "":
 		return "", refuse(reasonPath, `path is empty; %s (use "/" for the base URL itself)`, like)
-	case schemeLike.MatchString(p):
+	case schemeLike(p):
 		return "", refuse(reasonPath, "path %s is an absolute URL; %s: the base URL is fixed by the operator", shortQuote(p), like)
 	case strings.HasPrefix(p, "//"):
 		return "", refuse(reasonPath, "path %s starts with \"//\", which names another host; %s", shortQuote(p), like)

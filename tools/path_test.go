@@ -1,6 +1,9 @@
 package tools
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+)
 
 func TestRelativePath(t *testing.T) {
 	t.Parallel()
@@ -99,6 +102,21 @@ func TestShortQuote(t *testing.T) {
 	for _, tc := range tests {
 		if got := shortQuote(tc.in); got != tc.want {
 			t.Errorf("shortQuote(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSchemeLike checks schemeLike against the regular expression it
+// replaces.
+func TestSchemeLike(t *testing.T) {
+	t.Parallel()
+	re := regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:`)
+	for _, p := range []string{
+		"", ":", "a:", "A:", "z:x", "http://h", "HTTPS://h", "a+b.c-d:", "1a:", "+a:", "a_b:", "a b:",
+		"/quotes/1", "/a:b", "a", "ab", "a/b:", "é:", "a\x00:", "mailto:x", "urn:isbn:1", "a1:", ".a:",
+	} {
+		if got, want := schemeLike(p), re.MatchString(p); got != want {
+			t.Errorf("schemeLike(%q) = %v, want %v", p, got, want)
 		}
 	}
 }
