@@ -158,7 +158,35 @@ type Service struct {
 	// tools of this service only.
 	Scopes []string `yaml:"-"`
 
+	// Rate limits the requests sent to this service by all tools
+	// together, as COUNT/PERIOD ("10/s", "600/min", "3/10s"); empty: no
+	// limit. A call over the limit is refused at once with the seconds to
+	// wait; nothing queues. See [Service.Limit].
+	Rate string `yaml:"rate"`
+	// Burst is how many requests may go at once before Rate paces them;
+	// 0: the rate per second rounded up, at least 1. Only with Rate.
+	Burst int `yaml:"burst"`
+	// Idempotency, when true (nil means true), sends an idempotency key
+	// with every request that is not GET or HEAD and answers an identical
+	// call within IdempotencyWindow with the first call's result.
+	Idempotency *bool `yaml:"idempotency"`
+	// IdempotencyHeader is the header that carries the key; empty:
+	// DefaultIdempotencyHeader.
+	IdempotencyHeader string `yaml:"idempotency_header"`
+	// IdempotencyWindow is how long a result is replayed for identical
+	// calls; zero: DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration `yaml:"idempotency_window"`
+	// ConfirmMethods are the methods call_api asks the user about before
+	// sending them to this service; nil: DefaultConfirmMethods (DELETE),
+	// an empty list: none. Declared tools use their own confirm.
+	ConfirmMethods []string `yaml:"confirm_methods"`
+	// ConfirmFallback is what call_api does when it must ask but the
+	// client cannot (no elicitation): ConfirmFallbackRefuse (also the
+	// zero value) or ConfirmFallbackAllow.
+	ConfirmFallback string `yaml:"confirm_fallback"`
+
 	rules []Rule
+	limit Limit
 	pos   positions
 }
 
@@ -284,6 +312,7 @@ func (s *Service) validate() []error {
 			add("operations", errors.New(`operations has an empty entry; write an operationId, "tag:NAME" or "*"`))
 		}
 	}
+	errs = append(errs, s.validateGuards()...)
 	if s.ScopesEnv != "" {
 		if err := checkEnvName("scopes_env", s.ScopesEnv); err != nil {
 			add("scopes_env", err)

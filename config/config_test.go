@@ -39,6 +39,10 @@ func TestLoadFromEnv(t *testing.T) {
 		Timeout:          5 * time.Second,
 		MaxResponseBytes: DefaultMaxResponseBytes,
 		CallAPI:          true,
+		// Guardrail defaults (guard.go).
+		IdempotencyHeader: DefaultIdempotencyHeader,
+		IdempotencyWindow: DefaultIdempotencyWindow,
+		ConfirmMethods:    DefaultConfirmMethods,
 	}
 	if diff := cmp.Diff(want, s, cmpopts.IgnoreUnexported(Service{})); diff != "" {
 		t.Errorf("service (-want +got):\n%s", diff)

@@ -21,6 +21,9 @@ type apiEnv struct {
 	Timeout          string `env:"MCP_API_TIMEOUT"`
 	MaxResponseBytes string `env:"MCP_API_MAX_RESPONSE_BYTES"`
 	Docs             string `env:"MCP_API_DOCS"`
+	Rate             string `env:"MCP_API_RATE"`
+	Burst            string `env:"MCP_API_BURST"`
+	ConfirmFallback  string `env:"MCP_API_CONFIRM_FALLBACK"`
 }
 
 // Load builds the configuration: the services file at path when path is not
@@ -115,6 +118,15 @@ func (e apiEnv) service() (Service, error) {
 		}
 		s.MaxResponseBytes = n
 	}
+	s.Rate = strings.TrimSpace(e.Rate)
+	if e.Burst != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(e.Burst))
+		if err != nil || n <= 0 {
+			return s, errors.New("MCP_API_BURST is not a positive whole number, like 20")
+		}
+		s.Burst = n
+	}
+	s.ConfirmFallback = strings.TrimSpace(e.ConfirmFallback)
 	return s, nil
 }
 
@@ -144,6 +156,9 @@ func envError(err error) error {
 	r := strings.NewReplacer(
 		`service "api": base_url`, "MCP_API_BASE_URL",
 		`service "api": allow rule`, "MCP_API_ALLOW: rule",
+		`service "api": rate`, "MCP_API_RATE",
+		`service "api": burst needs rate`, "MCP_API_BURST needs MCP_API_RATE",
+		`service "api": confirm_fallback`, "MCP_API_CONFIRM_FALLBACK",
 	)
 	return errors.New(r.Replace(err.Error()))
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 )
@@ -93,13 +94,24 @@ type Tool struct {
 	Scope string `yaml:"scope"`
 	// Annotations are the operator's hints; see [Annotations].
 	Annotations Annotations `yaml:"annotations"`
-	// Confirm asks the user before each call (reserved for the guardrails
-	// issue; parsed and kept). nil: true for DELETE and destructive tools.
+	// Confirm asks the user, through MCP elicitation, before each call is
+	// sent. nil: true for DELETE and destructive tools ([Tool.NeedsConfirm]).
 	Confirm *bool `yaml:"confirm"`
 	// ConfirmFallback is what happens when confirmation is needed but the
 	// client cannot ask: ConfirmFallbackRefuse (also the zero value) or
 	// ConfirmFallbackAllow.
 	ConfirmFallback string `yaml:"confirm_fallback"`
+	// Rate limits calls of this tool on top of its service's Rate, in the
+	// same COUNT/PERIOD form; empty: only the service's limit.
+	Rate string `yaml:"rate"`
+	// Burst is the tool's burst, as for [Service.Burst]. Only with Rate.
+	Burst int `yaml:"burst"`
+	// Idempotency overrides the service's idempotency switch for this
+	// tool; nil: the service's.
+	Idempotency *bool `yaml:"idempotency"`
+	// IdempotencyWindow overrides the service's window for this tool;
+	// zero: the service's.
+	IdempotencyWindow time.Duration `yaml:"idempotency_window"`
 	// Mapping says where inputs go, by input name. An input without an
 	// entry goes to the path when the path has its {name}, else to the
 	// query string for GET, HEAD and DELETE, else into the JSON object
@@ -110,6 +122,7 @@ type Tool struct {
 	Origin string `yaml:"-"`
 
 	template Template
+	limit    Limit
 	pos      positions
 }
 
@@ -286,11 +299,7 @@ func (c *Config) validateTool(t *Tool) []error {
 	if t.Scope != "" && (!isScopeName(t.Scope) || strings.Contains(t.Scope, ",")) {
 		add("scope", errors.New("scope must be one word of printable characters without spaces or commas, like quotes:followup:send"))
 	}
-	switch t.ConfirmFallback {
-	case "", ConfirmFallbackRefuse, ConfirmFallbackAllow:
-	default:
-		add("confirm_fallback", fmt.Errorf("confirm_fallback must be %s or %s", ConfirmFallbackRefuse, ConfirmFallbackAllow))
-	}
+	t.validateGuards(add)
 	for _, in := range slices.Sorted(maps.Keys(t.Mapping)) {
 		if err := checkMapping(t, in, t.Mapping[in], svc); err != nil {
 			add("mapping", err)
