@@ -17,13 +17,13 @@ import (
 // this makes it safe.
 //
 // Text is searched twice. The first pass looks for every variant of every
-// secret as it stands. The second looks again in a copy with one layer of
-// escaping undone (percent, \uXXXX, \xXX, JSON and HTML escapes) and base64
-// lines joined, and maps what it finds back to whole escape sequences of the
-// original: this catches a key that is only partly encoded, or encoded once
-// more (a JSON-escaped "\u0073k-..." inside a JSON string becomes
-// "\\u0073k-..."). Overlapping and touching matches are merged, so no tail of
-// one match survives next to another.
+// secret as it stands. The second looks again in copies with one, two and
+// three layers of escaping undone (percent, \uXXXX, \xXX, JSON and HTML
+// escapes) and base64 lines joined, and maps what it finds back to whole
+// escape sequences of the original: this catches a key that is only partly
+// encoded, or encoded again (a JSON-escaped "\u0073k-..." inside a JSON
+// string becomes "\\u0073k-..."). Overlapping and touching matches are
+// merged, so no tail of one match survives next to another.
 //
 // A replacement never starts or ends inside an escape sequence or a UTF-8
 // character of the original: a match that does is widened to the whole
@@ -127,9 +127,8 @@ type redactState struct {
 	relevant [256]bool
 
 	// holdback is how many trailing bytes a streaming Writer keeps back so
-	// that a match still arriving is not cut: the longest variant, and the
-	// longest the second pass can map back to (each decoded byte comes from
-	// at most maxEscapeLen original bytes), plus room for widening.
+	// that a match still arriving is not cut: the longest original text a
+	// match of either pass can span.
 	holdback int
 
 	// spare is working memory for one call at a time: taken by a call,
@@ -149,8 +148,10 @@ func (st *redactState) scratch() *redactScratch {
 }
 
 func (st *redactState) keep(sc *redactScratch) {
-	if cap(sc.dec) > maxSpare {
-		*sc = redactScratch{}
+	for i := range sc.layers {
+		if cap(sc.layers[i].dec) > maxSpare {
+			sc.layers[i] = layerScratch{}
+		}
 	}
 	st.spare.Store(sc)
 }
@@ -174,7 +175,10 @@ func newRedactState(secrets []Secret) *redactState {
 		}
 	}
 	st.m = newMatcher(pats)
-	st.holdback = maxEscapeLen*st.m.maxLen + 4*maxEscapeLen
+	// A match in the decoded text is at most maxLen bytes, each from at
+	// most maxEscapeLen original ones, plus the line breaks joined inside
+	// it (one per minBase64Line bytes, 4 bytes each) and widening.
+	st.holdback = (maxEscapeLen+1)*st.m.maxLen + 4*maxEscapeLen
 	return st
 }
 

@@ -9,12 +9,14 @@ import (
 // The second pass. A key that is only partly encoded ("sk-%74est-...",
 // "\u0073k-test-..."), encoded twice (a JSON-escaped variant inside another
 // JSON string: "\\u0073\\u006b..."), or base64 wrapped across lines escapes
-// the first pass, which looks for whole variants. The second pass undoes one
+// the first pass, which looks for whole variants. The second pass undoes a
 // layer of escaping — percent (%XX), \uXXXX (surrogate pairs joined), \xXX,
 // JSON's \" \\ \/ \b \f \n \r \t, HTML &#NN; and &#xNN; — and drops line
-// breaks (real, or written as "\n" or "\r\n") inside base64, then runs the
-// same matcher over the result and maps each match back to the whole
-// original escape sequences it came from.
+// breaks (real, or written as "\n" or "\r\n") inside base64, runs the same
+// matcher over the result, and maps each match back to the whole original
+// escape sequences it came from. While a layer decodes an escape into the
+// start of another ("\\" into "\"), it undoes the next one too, up to
+// maxLayers.
 //
 // Only the neighbourhood of an escape can hold a match the first pass
 // missed, and only an escape that decodes to a byte some variant contains
@@ -53,20 +55,61 @@ type escRun struct {
 // emptied by every garbage collection, which a stream of large outputs
 // triggers often).
 type redactScratch struct {
-	spans   []redactSpan
-	merged  []redactSpan
+	spans  []redactSpan
+	merged []redactSpan
+	layers [maxLayers]layerScratch
+}
+
+// layerScratch is the working memory of one layer of decoding.
+type layerScratch struct {
 	dec     []byte
 	runs    []escRun
 	islands [][2]int
 	found   []redactSpan
 }
 
-// decodedPass appends to ss what the matcher finds in the decoded copy of
-// p, as ranges of p.
+// maxLayers is how many layers of escaping the second pass undoes: a key
+// JSON-escaped inside a JSON string inside another JSON string (a tool
+// result quoting an API's error quoting the request) is three.
+const maxLayers = 3
+
+// decodedPass appends to ss what the matcher finds in p with one, two or
+// three layers of escaping undone, as ranges of p. A layer is undone only
+// if the one before produced something to undo.
 func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch) []redactSpan {
+	text := p
+	for l := range maxLayers {
+		first := len(ss)
+		var again bool
+		ss, again = st.decodeLayer(text, ss, &sc.layers[l])
+		// Map what this layer found back through the layers above it.
+		for k := l - 1; k >= 0; k-- {
+			up := p
+			if k > 0 {
+				up = sc.layers[k-1].dec
+			}
+			for i := first; i < len(ss); i++ {
+				ss[i].start, _ = decodedOrigin(up, sc.layers[k].runs, ss[i].start)
+				_, ss[i].end = decodedOrigin(up, sc.layers[k].runs, ss[i].end-1)
+			}
+		}
+		if !again {
+			break
+		}
+		text = sc.layers[l].dec
+	}
+	return ss
+}
+
+// decodeLayer undoes one layer of escaping in p and appends to ss what
+// the matcher finds in the result, as ranges of p. It reports whether an
+// escape decoded to a byte that can start another, so that one more layer
+// may be worth undoing; lv.dec and lv.runs then hold the decoded text and
+// its map back to p.
+func (st *redactState) decodeLayer(p []byte, ss []redactSpan, lv *layerScratch) ([]redactSpan, bool) {
 	n := len(p)
 	if st.m.minLen < 0 || n < st.m.minLen {
-		return ss
+		return ss, false
 	}
 	// Most text holds no relevant escape at all. Find that out without
 	// recording anything, so that it costs no memory.
@@ -84,14 +127,15 @@ func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch)
 		i = f.next(s + k)
 	}
 	if !found {
-		return ss
+		return ss, false
 	}
 
 	// Decode all of p. A match that a decoded escape completes contains
 	// that escape, so it lies within w decoded bytes of it: the matcher
 	// need only search those islands around each relevant escape.
 	w := st.m.maxLen - 1
-	dec, runs, isl := sc.dec[:0], sc.runs[:0], sc.islands[:0]
+	dec, runs, isl := lv.dec[:0], lv.runs[:0], lv.islands[:0]
+	again := false
 	done := 0 // p[:done] is in dec
 	f.init(p)
 	for i := f.next(0); i < n; {
@@ -110,6 +154,7 @@ func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch)
 			if m == 1 { // the common case, without a call to memmove
 				dec = append(dec, out[0])
 				relevant = relevant || st.relevant[lowerASCII[out[0]]]
+				again = again || escByte[out[0]]
 			} else {
 				dec = append(dec, out[:m]...)
 				relevant = relevant || join || st.relevantBytes(out[:m])
@@ -144,15 +189,15 @@ func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch)
 	dec = append(dec, p[done:]...)
 	for _, is := range isl {
 		lo, hi := is[0], min(is[1], len(dec))
-		sc.found = st.m.find(dec[lo:hi], sc.found[:0])
-		for _, m := range sc.found {
+		lv.found = st.m.find(dec[lo:hi], lv.found[:0])
+		for _, m := range lv.found {
 			s, _ := decodedOrigin(p, runs, lo+m.start)
 			_, e := decodedOrigin(p, runs, lo+m.end-1)
 			ss = append(ss, redactSpan{start: s, end: e, id: m.id, size: m.size})
 		}
 	}
-	sc.dec, sc.runs, sc.islands = dec, runs, isl
-	return ss
+	lv.dec, lv.runs, lv.islands = dec, runs, isl
+	return ss, again
 }
 
 // relevantBytes reports whether any of b (decoded from one escape) occurs

@@ -137,6 +137,9 @@ func TestRedactPartialEncodings(t *testing.T) {
 		{"first byte percent", "x %73k-test-LEAKCHECK-0123456789 y", "x " + testMarker + " y"},
 		{"last byte percent", "x sk-test-LEAKCHECK-012345678%39 y", "x " + testMarker + " y"},
 		{"json \\u for some", `{"k":"\u0073k-test-LEAK\u0043HECK-0123456789"}`, `{"k":"` + testMarker + `"}`},
+		{"partial, escaped twice", `{"k":"\\u0073k-test-LEAKCHECK-0123456789"}`, `{"k":"` + testMarker + `"}`},
+		{"partial, escaped three times", `{"k":"\\\\u0073k-test-LEAKCHECK-0123456789"}`, `{"k":"` + testMarker + `"}`},
+		{"percent-encoded json escape", "q=%5Cu0073k-test-LEAKCHECK-0123456789", "q=" + testMarker},
 		{"json \\u escaped again", `{"k":"` + strings.ReplaceAll(ju(testKey), `\`, `\\`) + `"}`, `{"k":"` + testMarker + `"}`},
 		{"html entity", "<p>sk-test-&#76;EAKCHECK-0123456789</p>", "<p>" + testMarker + "</p>"},
 		{"html without semicolon", "<p>sk-test-&#76EAKCHECK-0123456789</p>", "<p>" + testMarker + "</p>"},
@@ -548,6 +551,7 @@ func TestWriterPassesLinesAtOnce(t *testing.T) {
 func TestWriterLongLine(t *testing.T) {
 	t.Parallel()
 	r := NewRedactor(NewSecret(testName, testKey))
+	b64 := base64.StdEncoding.EncodeToString([]byte(testKey))
 	var in strings.Builder
 	for in.Len() < 5*maxPending {
 		fmt.Fprintf(&in, `{"n":%d,"pad":"%s"},`, in.Len(), strings.Repeat("x", in.Len()%97))
@@ -557,9 +561,16 @@ func TestWriterLongLine(t *testing.T) {
 		if in.Len()%11 == 0 {
 			in.WriteString(`\u0073k-test-LEAKCHECK-0123456789`)
 		}
+		switch in.Len() % 13 {
+		case 0:
+			// One to three layers of escaping: 1 to 7 backslashes.
+			in.WriteString(strings.Repeat(`\`, 1+in.Len()%7) + `u0073k-test-LEAKCHECK-0123456789`)
+		case 1:
+			in.WriteString(b64[:20] + `\r\n` + b64[20:])
+		}
 	}
 	whole := in.String()
-	for _, chunk := range []int{1000, 4093, maxPending + 1} {
+	for _, chunk := range []int{1, 1000, 4093, maxPending + 1} {
 		var buf bytes.Buffer
 		w := r.NewWriter(&buf)
 		for i := 0; i < len(whole); i += chunk {

@@ -22,7 +22,7 @@ type variant struct {
 // alphabets, with and without padding), embedded in a longer base64 blob such
 // as HTTP Basic "user:key" (the three alignment-stable cores), dumped
 // (hex), put in a URL (percent-encoding of every byte), or escaped for JSON
-// or HTML. Partial encodings and one more layer of escaping are the second
+// or HTML. Partial encodings and further layers of escaping are the second
 // pass's job (see redact_decode.go).
 func variantsOf(secret string) []variant {
 	rev := []byte(secret)

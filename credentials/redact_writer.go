@@ -33,7 +33,8 @@ type Writer struct {
 	w io.Writer
 
 	mu     sync.Mutex
-	buf    []byte // written, not yet passed on
+	buf    []byte // held: buf[done:] is not yet passed on
+	done   int    // buf[:done] was passed on and is kept as context only
 	err    error  // sticky: the first error from w
 	closed bool
 }
@@ -58,19 +59,21 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	i := bytes.LastIndexByte(p, '\n')
 	if i >= 0 {
-		line := p[:i+1]
-		if len(w.buf) > 0 {
-			w.buf = append(w.buf, line...)
-			line = w.buf
+		var err error
+		if len(w.buf) == 0 {
+			err = w.emit(w.r.Redact(p[:i+1]))
+		} else {
+			w.buf = append(w.buf, p[:i+1]...)
+			err = w.emit(w.redactRest())
 		}
-		if err := w.emit(w.r.Redact(line)); err != nil {
+		if err != nil {
 			return 0, err
 		}
-		w.buf = append(w.buf[:0], p[i+1:]...)
+		w.buf, w.done = append(w.buf[:0], p[i+1:]...), 0
 	} else {
 		w.buf = append(w.buf, p...)
 	}
-	if len(w.buf) > maxPending {
+	if len(w.buf)-w.done > maxPending {
 		if err := w.emitPart(); err != nil {
 			return 0, err
 		}
@@ -114,23 +117,76 @@ func (w *Writer) usable() error {
 }
 
 func (w *Writer) flush() error {
-	if len(w.buf) == 0 {
+	if len(w.buf) == w.done {
 		return nil
 	}
-	err := w.emit(w.r.Redact(w.buf))
-	w.buf = w.buf[:0]
+	err := w.emit(w.redactRest())
+	w.buf, w.done = w.buf[:0], 0
 	return err
 }
 
-// emitPart passes on all held bytes but the holdback, moving the cut back
-// to the start of any match it would split.
+// redactRest returns buf[done:] redacted, with buf[:done] as context.
+func (w *Writer) redactRest() []byte {
+	if w.done == 0 {
+		return w.r.Redact(w.buf)
+	}
+	st := w.r.current()
+	if st == nil {
+		return w.buf[w.done:]
+	}
+	sc := st.scratch()
+	defer st.keep(sc)
+	return w.applyFrom(st, st.spans(w.buf, sc), len(w.buf))
+}
+
+// applyFrom returns buf[done:end] with the spans in it replaced. A span
+// cannot reach back into buf[:done], which was held back long enough for
+// any match to be seen whole; if one did, its part already passed on
+// could not be recalled anyway.
+func (w *Writer) applyFrom(st *redactState, ss []redactSpan, end int) []byte {
+	for len(ss) > 0 && ss[0].end <= w.done {
+		ss = ss[1:]
+	}
+	if len(ss) > 0 && ss[0].start < w.done {
+		ss[0].start = w.done
+	}
+	for i := range ss {
+		ss[i].start -= w.done
+		ss[i].end -= w.done
+	}
+	out := w.buf[w.done:end]
+	if len(ss) == 0 {
+		return out
+	}
+	return st.apply(out, ss)
+}
+
+// contextLen is how much of what was passed on a Writer keeps in front of
+// what it holds: enough to decode an escape sequence or recognise a line
+// break inside base64 at the start of what remains.
+const contextLen = minBase64Line + 2*maxEscapeLen
+
+// emitPart passes on all held bytes but the holdback. The cut is moved
+// back to the start of any match it would split, and out of escape
+// sequences and runs of backslashes, so that what remains decodes as it
+// would have in one piece.
 func (w *Writer) emitPart() error {
 	st := w.r.current()
 	if st == nil {
 		return w.flush()
 	}
 	cut := len(w.buf) - st.holdback
-	if cut <= 0 {
+	for moved := true; moved && cut > w.done; {
+		c := cut
+		for cut > w.done && w.buf[cut-1] == '\\' {
+			cut--
+		}
+		if j := coveringEscape(w.buf, cut); j >= 0 {
+			cut = j
+		}
+		moved = cut != c
+	}
+	if cut <= w.done {
 		return nil
 	}
 	sc := st.scratch()
@@ -147,14 +203,14 @@ func (w *Writer) emitPart() error {
 		}
 		keep++
 	}
-	out := w.buf[:cut]
-	if keep > 0 {
-		out = st.apply(out, ss[:keep])
+	if cut <= w.done {
+		return nil
 	}
-	if err := w.emit(out); err != nil {
+	if err := w.emit(w.applyFrom(st, ss[:keep], cut)); err != nil {
 		return err
 	}
-	w.buf = w.buf[:copy(w.buf, w.buf[cut:])]
+	drop := max(0, cut-contextLen)
+	w.buf, w.done = w.buf[:copy(w.buf, w.buf[drop:])], cut-drop
 	return nil
 }
 
