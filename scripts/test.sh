@@ -52,5 +52,11 @@ done
 step "end-to-end tests (official TypeScript SDK client)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error && KEYVEIL_BIN="$PWD/../keyveil" npm test)
 
+step "end-to-end tests of serve --http (TypeScript SDK over Streamable HTTP)"
+(cd e2e/http && npm ci --no-audit --no-fund --loglevel=error && KEYVEIL_BIN="$PWD/../../keyveil" npm test)
+
+step "MCP conformance suite against serve --http"
+KEYVEIL_BIN="$PWD/keyveil" scripts/conformance.sh
+
 echo
 echo "all checks passed"
