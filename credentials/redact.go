@@ -149,7 +149,7 @@ func (st *redactState) scratch() *redactScratch {
 
 func (st *redactState) keep(sc *redactScratch) {
 	for i := range sc.layers {
-		if cap(sc.layers[i].dec) > maxSpare {
+		if lv := &sc.layers[i]; cap(lv.out)+cap(lv.buf)+cap(lv.dec) > maxSpare {
 			sc.layers[i] = layerScratch{}
 		}
 	}

@@ -48,6 +48,7 @@ type escRun struct {
 	// ek and em are the original and decoded length of every escape in the
 	// run when they are all alike ("%73%6B", "\u0073\u006b"), 0 if not.
 	ek, em int
+	out    int // the decoded bytes are layerScratch.out[out:out+dn]
 }
 
 // redactScratch is per-call working memory, kept between calls so that
@@ -62,10 +63,49 @@ type redactScratch struct {
 
 // layerScratch is the working memory of one layer of decoding.
 type layerScratch struct {
-	dec     []byte
+	out     []byte // what the escapes decode to, run after run
 	runs    []escRun
 	islands [][2]int
+	buf     []byte // one island, decoded
+	dec     []byte // the whole decoded text, when another layer needs it
+	total   int    // the length of the decoded text
 	found   []redactSpan
+}
+
+// decoded appends p[lo:hi] of the decoded text (of which p is the
+// original) to dst: verbatim stretches from p, escapes from out.
+func (lv *layerScratch) decoded(dst, p []byte, lo, hi int) []byte {
+	// The first run that ends after lo.
+	a, b := 0, len(lv.runs)
+	for a < b {
+		h := int(uint(a+b) >> 1)
+		if r := lv.runs[h]; r.d+r.dn <= lo {
+			a = h + 1
+		} else {
+			b = h
+		}
+	}
+	shift := 0 // original minus decoded position, in verbatim text
+	if a > 0 {
+		r := lv.runs[a-1]
+		shift = r.o + r.on - r.d - r.dn
+	}
+	for _, r := range lv.runs[a:] {
+		if lo >= hi || r.d >= hi {
+			break
+		}
+		if lo < r.d {
+			dst = append(dst, p[lo+shift:r.d+shift]...)
+			lo = r.d
+		}
+		end := min(hi, r.d+r.dn)
+		dst = append(dst, lv.out[r.out+lo-r.d:r.out+end-r.d]...)
+		lo, shift = end, r.o+r.on-r.d-r.dn
+	}
+	if lo < hi {
+		dst = append(dst, p[lo+shift:hi+shift]...)
+	}
+	return dst
 }
 
 // maxLayers is how many layers of escaping the second pass undoes: a key
@@ -81,7 +121,8 @@ func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch)
 	for l := range maxLayers {
 		first := len(ss)
 		var again bool
-		ss, again = st.decodeLayer(text, ss, &sc.layers[l])
+		lv := &sc.layers[l]
+		ss, again = st.decodeLayer(text, ss, lv)
 		// Map what this layer found back through the layers above it.
 		for k := l - 1; k >= 0; k-- {
 			up := p
@@ -93,10 +134,11 @@ func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch)
 				_, ss[i].end = decodedOrigin(up, sc.layers[k].runs, ss[i].end-1)
 			}
 		}
-		if !again {
+		if !again || l == maxLayers-1 {
 			break
 		}
-		text = sc.layers[l].dec
+		lv.dec = lv.decoded(lv.dec[:0], text, 0, lv.total)
+		text = lv.dec
 	}
 	return ss
 }
@@ -104,8 +146,7 @@ func (st *redactState) decodedPass(p []byte, ss []redactSpan, sc *redactScratch)
 // decodeLayer undoes one layer of escaping in p and appends to ss what
 // the matcher finds in the result, as ranges of p. It reports whether an
 // escape decoded to a byte that can start another, so that one more layer
-// may be worth undoing; lv.dec and lv.runs then hold the decoded text and
-// its map back to p.
+// may be worth undoing; lv then maps the decoded text back to p.
 func (st *redactState) decodeLayer(p []byte, ss []redactSpan, lv *layerScratch) ([]redactSpan, bool) {
 	n := len(p)
 	if st.m.minLen < 0 || n < st.m.minLen {
@@ -134,9 +175,9 @@ func (st *redactState) decodeLayer(p []byte, ss []redactSpan, lv *layerScratch) 
 	// that escape, so it lies within w decoded bytes of it: the matcher
 	// need only search those islands around each relevant escape.
 	w := st.m.maxLen - 1
-	dec, runs, isl := lv.dec[:0], lv.runs[:0], lv.islands[:0]
+	outs, runs, isl := lv.out[:0], lv.runs[:0], lv.islands[:0]
 	again := false
-	done := 0 // p[:done] is in dec
+	shift := 0 // how much shorter the decoded text is, up to i
 	f.init(p)
 	for i := f.next(0); i < n; {
 		s, k, m, join := decodeAt(p, i, &out)
@@ -144,19 +185,18 @@ func (st *redactState) decodeLayer(p []byte, ss []redactSpan, lv *layerScratch) 
 			i = f.next(i + 1)
 			continue
 		}
-		dec = append(dec, p[done:s]...)
-		r := escRun{o: s, d: len(dec), ek: k, em: m}
+		r := escRun{o: s, d: s - shift, ek: k, em: m, out: len(outs)}
 		relevant := false
 		for c := 1; ; c++ {
 			if k != r.ek || m != r.em {
 				r.ek, r.em = 0, 0
 			}
 			if m == 1 { // the common case, without a call to memmove
-				dec = append(dec, out[0])
+				outs = append(outs, out[0])
 				relevant = relevant || st.relevant[lowerASCII[out[0]]]
 				again = again || escByte[out[0]]
 			} else {
-				dec = append(dec, out[:m]...)
+				outs = append(outs, out[:m]...)
 				relevant = relevant || join || st.relevantBytes(out[:m])
 			}
 			i = s + k
@@ -173,9 +213,9 @@ func (st *redactState) decodeLayer(p []byte, ss []redactSpan, lv *layerScratch) 
 				break
 			}
 		}
-		r.on, r.dn = i-r.o, len(dec)-r.d
+		r.on, r.dn = i-r.o, len(outs)-r.out
 		runs = append(runs, r)
-		done = i
+		shift += r.on - r.dn
 		if relevant {
 			lo, hi := max(0, r.d-w), r.d+r.dn+w
 			if len(isl) > 0 && lo <= isl[len(isl)-1][1] {
@@ -186,17 +226,17 @@ func (st *redactState) decodeLayer(p []byte, ss []redactSpan, lv *layerScratch) 
 		}
 		i = f.next(i)
 	}
-	dec = append(dec, p[done:]...)
+	lv.out, lv.runs, lv.islands, lv.total = outs, runs, isl, n-shift
 	for _, is := range isl {
-		lo, hi := is[0], min(is[1], len(dec))
-		lv.found = st.m.find(dec[lo:hi], lv.found[:0])
+		lo, hi := is[0], min(is[1], lv.total)
+		lv.buf = lv.decoded(lv.buf[:0], p, lo, hi)
+		lv.found = st.m.find(lv.buf, lv.found[:0])
 		for _, m := range lv.found {
 			s, _ := decodedOrigin(p, runs, lo+m.start)
 			_, e := decodedOrigin(p, runs, lo+m.end-1)
 			ss = append(ss, redactSpan{start: s, end: e, id: m.id, size: m.size})
 		}
 	}
-	lv.dec, lv.runs, lv.islands = dec, runs, isl
 	return ss, again
 }
 
