@@ -128,7 +128,8 @@ type redactState struct {
 
 	// holdback is how many trailing bytes a streaming Writer keeps back so
 	// that a match still arriving is not cut: the longest original text a
-	// match of either pass can span.
+	// match can span with one layer of escaping (a key escaped in several
+	// layers can span more; see Writer).
 	holdback int
 
 	// spare is working memory for one call at a time: taken by a call,
@@ -136,7 +137,8 @@ type redactState struct {
 	spare atomic.Pointer[redactScratch]
 }
 
-// maxSpare is the largest decoded copy kept between calls.
+// maxSpare is the most working memory per layer of decoding kept between
+// calls; a larger text's is left to the garbage collector.
 const maxSpare = 4 << 20
 
 // scratch returns working memory for one call; keep gives it back.
@@ -182,9 +184,9 @@ func newRedactState(secrets []Secret) *redactState {
 	return st
 }
 
-// redactSpan is a byte range [start, end) of the text to replace by the marker of
-// secret id; size is the length of the variant that matched, so that merged
-// spans are named after their longest match.
+// redactSpan is a byte range [start, end) of the text to replace by the
+// marker of secret id; size is the length of the variant that matched, so
+// that merged spans are named after their longest match.
 type redactSpan struct {
 	start, end int
 	id         int32

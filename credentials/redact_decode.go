@@ -72,8 +72,8 @@ type layerScratch struct {
 	found   []redactSpan
 }
 
-// decoded appends p[lo:hi] of the decoded text (of which p is the
-// original) to dst: verbatim stretches from p, escapes from out.
+// decoded appends bytes lo to hi of the decoded text of p to dst:
+// verbatim stretches from p, decoded escapes from out.
 func (lv *layerScratch) decoded(dst, p []byte, lo, hi int) []byte {
 	// The first run that ends after lo.
 	a, b := 0, len(lv.runs)
@@ -301,7 +301,10 @@ func decodedOrigin(p []byte, runs []escRun, i int) (int, int) {
 	}
 	var out [utf8.UTFMax]byte
 	for o, d := r.o, r.d; ; {
-		_, k, m, _ := decodeAt(p, o, &out)
+		s, k, m, _ := decodeAt(p, o, &out)
+		if k == 0 || s != o { // cannot happen inside a run; do not loop
+			return o, o + 1
+		}
 		if i < d+m {
 			return o, o + k
 		}

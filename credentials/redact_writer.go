@@ -22,9 +22,11 @@ const maxPending = 64 << 10
 // must not wait for the next. The unfinished rest is held back until its
 // line ends, [Writer.Flush] or [Writer.Close] is called, or it exceeds
 // 64 KiB; then all of it is written except a tail long enough to hold any
-// match still arriving, and never cutting through a match. (A key split
-// across two lines written separately is not joined: the first line has
-// already gone.)
+// match still arriving, and never cutting through a match. (Two limits
+// follow. A key split across two lines written separately is not joined:
+// the first line has already gone. And the tail is sized for one layer of
+// escaping, so a key escaped two or three times over, in a line longer than
+// 64 KiB, can be cut.)
 //
 // Writer is safe for concurrent use; writes are passed on in the order they
 // were made. The Writer does not close the writer it wraps.
