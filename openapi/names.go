@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/keyveil/keyveil/config"
@@ -51,7 +50,7 @@ func newNamer(taken []string) *namer {
 // and path when it has none), shortened to 64 bytes with a hash of the
 // whole when longer, and suffixed _2, _3, … when already taken.
 func (n *namer) name(o operation) string {
-	base := sanitize(o.op.OperationID)
+	base := sanitize(o.op.operationID)
 	if base == "" {
 		base = sanitize(strings.ToLower(o.method) + "_" + o.path)
 	}
@@ -100,10 +99,4 @@ func propName(name, in string, used map[string]bool) string {
 		out = fmt.Sprintf("%s_%d", base, i)
 	}
 	return out
-}
-
-// fileURL returns a file: URL for an absolute path, which the OpenAPI
-// loader uses to resolve relative $refs.
-func fileURL(abs string) *url.URL {
-	return &url.URL{Scheme: "file", Path: abs}
 }

@@ -3,14 +3,12 @@ package openapi
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/jsonschema-go/jsonschema"
 
 	"github.com/keyveil/keyveil/config"
@@ -18,79 +16,27 @@ import (
 
 // Document is a parsed OpenAPI 3.0 or 3.1 document with its $refs resolved.
 type Document struct {
-	path string
-	doc  *openapi3.T
-	ops  []operation       // every operation, sorted by path then method
-	refs map[string]string // local files read through $refs -> sha256 hex
+	path     string
+	version  string
+	ops      []operation       // every operation, sorted by path then method
+	security []securityScheme  // components.securitySchemes
+	refs     map[string]string // local files read through $refs -> sha256 hex
 }
 
 // operation is one method on one path.
 type operation struct {
 	path, method string
-	op           *openapi3.Operation
-	item         *openapi3.PathItem
+	op           *op
+	item         *pathItem
 }
 
 // id names the operation for selections and messages: its operationId, or
 // "METHOD /path" when it has none.
 func (o operation) id() string {
-	if o.op.OperationID != "" {
-		return o.op.OperationID
+	if o.op.operationID != "" {
+		return o.op.operationID
 	}
 	return o.method + " " + o.path
-}
-
-// Load reads and parses the OpenAPI document at path, a local YAML or JSON
-// file. $refs to other local files are followed; references to URLs are
-// not fetched, so loading a document makes no network request.
-func Load(path string) (*Document, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
-	}
-	return parse(path, data)
-}
-
-// parse parses data, the document read from path.
-func parse(path string, data []byte) (*Document, error) {
-	refs := map[string]string{}
-	l := openapi3.NewLoader()
-	l.IsExternalRefsAllowed = true
-	l.ReadFromURIFunc = func(l *openapi3.Loader, u *url.URL) ([]byte, error) {
-		b, err := localOnly(l, u)
-		if err == nil {
-			refs[filepath.FromSlash(u.Path)] = hashHex(b)
-		}
-		return b, err
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
-	}
-	doc, err := l.LoadFromDataWithPath(data, fileURL(abs))
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a usable OpenAPI document: %w", path, err)
-	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.") {
-		return nil, fmt.Errorf("%s: OpenAPI version %q is not supported; keyveil reads 3.0 and 3.1 (convert Swagger 2.0 first)", path, doc.OpenAPI)
-	}
-	d := &Document{path: path, doc: doc, refs: refs}
-	if doc.Paths != nil {
-		for p, item := range doc.Paths.Map() {
-			for m, op := range item.Operations() {
-				if op != nil {
-					d.ops = append(d.ops, operation{path: p, method: strings.ToUpper(m), op: op, item: item})
-				}
-			}
-		}
-	}
-	sort.Slice(d.ops, func(i, j int) bool {
-		if d.ops[i].path != d.ops[j].path {
-			return d.ops[i].path < d.ops[j].path
-		}
-		return methodRank(d.ops[i].method) < methodRank(d.ops[j].method)
-	})
-	return d, nil
 }
 
 func methodRank(m string) int {
@@ -102,7 +48,7 @@ func methodRank(m string) int {
 }
 
 // Version returns the document's openapi field, such as "3.1.0".
-func (d *Document) Version() string { return d.doc.OpenAPI }
+func (d *Document) Version() string { return d.version }
 
 // Operations returns how many operations the document has.
 func (d *Document) Operations() int { return len(d.ops) }
@@ -149,7 +95,7 @@ func (d *Document) Tools(opts Options) (tools []config.Tool, skipped []Skipped, 
 	for _, o := range chosen {
 		t, why := d.tool(o, opts)
 		if why != "" {
-			if explicit[o.op.OperationID] {
+			if explicit[o.op.operationID] {
 				errs = append(errs, fmt.Errorf("%s: operation %s cannot be a tool: %s; remove it from operations", d.path, o.id(), why))
 			}
 			skipped = append(skipped, Skipped{ID: o.id(), Reason: why})
@@ -175,9 +121,9 @@ func (d *Document) selectOps(sel []string) ([]operation, error) {
 			case s == "*":
 				hit = true
 			case strings.HasPrefix(s, "tag:"):
-				hit = slices.Contains(o.op.Tags, strings.TrimPrefix(s, "tag:"))
+				hit = slices.Contains(o.op.tags, strings.TrimPrefix(s, "tag:"))
 			default:
-				hit = o.op.OperationID == s || o.method+" "+o.path == s
+				hit = o.op.operationID == s || o.method+" "+o.path == s
 			}
 			if hit {
 				want[i], matched = true, true
@@ -204,15 +150,15 @@ func (d *Document) suggest(s string) string {
 	low := strings.ToLower(strings.TrimPrefix(s, "tag:"))
 	for _, o := range d.ops {
 		if strings.HasPrefix(s, "tag:") {
-			for _, t := range o.op.Tags {
+			for _, t := range o.op.tags {
 				if strings.ToLower(t) == low {
 					return fmt.Sprintf(" (did you mean \"tag:%s\"?)", t)
 				}
 			}
 			continue
 		}
-		if o.op.OperationID != "" && (strings.ToLower(o.op.OperationID) == low || sanitize(o.op.OperationID) == s) {
-			return fmt.Sprintf(" (did you mean %q?)", o.op.OperationID)
+		if o.op.operationID != "" && (strings.ToLower(o.op.operationID) == low || sanitize(o.op.operationID) == s) {
+			return fmt.Sprintf(" (did you mean %q?)", o.op.operationID)
 		}
 	}
 	return ""
@@ -233,26 +179,20 @@ func (d *Document) tool(o operation, opts Options) (config.Tool, string) {
 		Mapping:     map[string]config.Mapping{},
 		Origin:      fmt.Sprintf("%s: operation %s", filepath.Base(d.path), o.id()),
 	}
-	if s, ok := o.op.Extensions["x-keyveil-scope"].(string); ok {
-		t.Scope = s
-	}
-	if o.op.Summary != "" {
-		t.Annotations.Title = trimText(oneLine(o.op.Summary), 120)
+	t.Scope = o.op.scope
+	if o.op.summary != "" {
+		t.Annotations.Title = trimText(oneLine(o.op.summary), 120)
 	}
 	in := &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{}}
 	used := map[string]bool{}
 	hidden := d.securityParams(opts.Auth)
 	// Path-level parameters first; an operation's own parameter with the
 	// same name and place replaces one.
-	params := map[string]*openapi3.Parameter{}
+	params := map[string]*parameter{}
 	var order []string
-	for _, list := range []openapi3.Parameters{o.item.Parameters, o.op.Parameters} {
-		for _, pr := range list {
-			if pr == nil || pr.Value == nil {
-				continue
-			}
-			p := pr.Value
-			key := p.In + "\x00" + strings.ToLower(p.Name)
+	for _, list := range [][]*parameter{o.item.parameters, o.op.parameters} {
+		for _, p := range list {
+			key := p.in + "\x00" + strings.ToLower(p.name)
 			if _, ok := params[key]; !ok {
 				order = append(order, key)
 			}
@@ -266,47 +206,47 @@ func (d *Document) tool(o operation, opts Options) (config.Tool, string) {
 			continue
 		}
 		var place string
-		switch p.In {
-		case openapi3.ParameterInPath:
+		switch p.in {
+		case "path":
 			place = config.InPath
-		case openapi3.ParameterInQuery:
+		case "query":
 			place = config.InQuery
-		case openapi3.ParameterInHeader:
-			if isReservedHeader(p.Name) {
+		case "header":
+			if isReservedHeader(p.name) {
 				continue
 			}
 			place = config.InHeader
 		default: // cookie: keyveil sends no cookies
-			if p.Required {
-				return config.Tool{}, fmt.Sprintf("it needs the cookie %s, which keyveil does not send", p.Name)
+			if p.required {
+				return config.Tool{}, fmt.Sprintf("it needs the cookie %s, which keyveil does not send", p.name)
 			}
 			continue
 		}
-		name := propName(p.Name, p.In, used)
+		name := propName(p.name, p.in, used)
 		used[name] = true
 		var s *jsonschema.Schema
-		if p.Schema != nil {
-			s = cv.convert(p.Schema, 0, false)
+		if p.schema != nil {
+			s = cv.convert(p.schema, 0, false)
 		} else {
 			s = &jsonschema.Schema{Type: "string"}
 		}
-		if p.In == openapi3.ParameterInPath {
+		if p.in == "path" {
 			s = pathScalar(s)
 		}
-		if desc := trimText(p.Description, maxPropDescription); desc != "" {
+		if desc := trimText(p.description, maxPropDescription); desc != "" {
 			s.Description = desc
 		}
-		if p.Deprecated {
+		if p.deprecated {
 			s.Deprecated = true
 		}
 		in.Properties[name] = s
-		if p.Required || p.In == openapi3.ParameterInPath {
+		if p.required || p.in == "path" {
 			in.Required = append(in.Required, name)
 		}
-		m := config.Mapping{In: place, Name: p.Name}
-		if place == config.InPath && name != p.Name {
+		m := config.Mapping{In: place, Name: p.name}
+		if place == config.InPath && name != p.name {
 			// The template names the parameter; the input must match it.
-			return config.Tool{}, fmt.Sprintf("path parameter {%s} is not a usable input name", p.Name)
+			return config.Tool{}, fmt.Sprintf("path parameter {%s} is not a usable input name", p.name)
 		}
 		t.Mapping[name] = m
 	}
@@ -317,7 +257,7 @@ func (d *Document) tool(o operation, opts Options) (config.Tool, string) {
 		in.Required = nil
 	}
 	t.Input = in
-	if o.op.Deprecated {
+	if o.op.deprecated {
 		t.Description = "Deprecated. " + t.Description
 	}
 	return t, ""
@@ -327,36 +267,36 @@ func (d *Document) tool(o operation, opts Options) (config.Tool, string) {
 // body, one by one, when none clashes with a parameter; otherwise the body
 // as one input.
 func (d *Document) body(o operation, in *jsonschema.Schema, used map[string]bool, mapping map[string]config.Mapping, cv *converter) string {
-	rb := o.op.RequestBody
-	if rb == nil || rb.Value == nil {
+	rb := o.op.requestBody
+	if rb == nil {
 		return ""
 	}
-	var mt *openapi3.MediaType
-	var types []string
-	for ct, m := range rb.Value.Content {
-		types = append(types, ct)
+	// The first JSON media type in name order, application/json before
+	// any other.
+	found, isJSON := false, false
+	var ms *schema
+	for _, ct := range rb.types {
 		base, _, _ := strings.Cut(ct, ";")
 		base = strings.TrimSpace(strings.ToLower(base))
 		if base == "application/json" || strings.HasSuffix(base, "+json") {
-			if mt == nil || base == "application/json" {
-				mt = m
+			if !found || base == "application/json" && !isJSON {
+				found, isJSON, ms = true, base == "application/json", rb.content[ct]
 			}
 		}
 	}
-	if mt == nil {
-		if !rb.Value.Required {
+	if !found {
+		if !rb.required {
 			return "" // the body is optional: offer the operation without it
 		}
-		sort.Strings(types)
-		return fmt.Sprintf("its body is %s, and keyveil sends JSON bodies only", strings.Join(types, ", "))
+		return fmt.Sprintf("its body is %s, and keyveil sends JSON bodies only", strings.Join(rb.types, ", "))
 	}
 	if o.method == "GET" || o.method == "HEAD" {
 		return "" // a body on GET is ignored by most servers; offer none
 	}
-	if mt.Schema == nil {
+	if ms == nil {
 		return ""
 	}
-	s := cv.convert(mt.Schema, 0, true)
+	s := cv.convert(ms, 0, true)
 	flat := s.Type == "object" && len(s.Properties) > 0 && len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) == 0
 	if flat {
 		for name := range s.Properties {
@@ -375,7 +315,7 @@ func (d *Document) body(o operation, in *jsonschema.Schema, used map[string]bool
 		for _, n := range names {
 			in.Properties[n] = s.Properties[n]
 			mapping[n] = config.Mapping{In: config.InBody, Name: n}
-			if rb.Value.Required && slices.Contains(s.Required, n) {
+			if rb.required && slices.Contains(s.Required, n) {
 				in.Required = append(in.Required, n)
 			}
 		}
@@ -385,12 +325,12 @@ func (d *Document) body(o operation, in *jsonschema.Schema, used map[string]bool
 	for i := 2; used[name]; i++ {
 		name = fmt.Sprintf("request_body_%d", i)
 	}
-	if desc := trimText(rb.Value.Description, maxPropDescription); desc != "" && s.Description == "" {
+	if desc := trimText(rb.description, maxPropDescription); desc != "" && s.Description == "" {
 		s.Description = desc
 	}
 	in.Properties[name] = s
 	mapping[name] = config.Mapping{In: config.InWholeBody}
-	if rb.Value.Required {
+	if rb.required {
 		in.Required = append(in.Required, name)
 	}
 	return ""
@@ -403,12 +343,9 @@ func (d *Document) body(o operation, in *jsonschema.Schema, used map[string]bool
 // credential).
 func (d *Document) securityParams(a config.Auth) map[string]bool {
 	out := map[string]bool{}
-	if d.doc.Components != nil {
-		for _, ref := range d.doc.Components.SecuritySchemes {
-			if ref == nil || ref.Value == nil || ref.Value.Type != "apiKey" {
-				continue
-			}
-			out[ref.Value.In+"\x00"+strings.ToLower(ref.Value.Name)] = true
+	for _, s := range d.security {
+		if s.typ == "apiKey" {
+			out[s.in+"\x00"+strings.ToLower(s.name)] = true
 		}
 	}
 	switch a.Type {

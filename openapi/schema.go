@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/jsonschema-go/jsonschema"
 )
 
@@ -31,10 +30,10 @@ const (
 // oneOf relaxed to anyOf so that overlapping branches do not reject valid
 // input.
 type converter struct {
-	stack map[*openapi3.Schema]bool // schemas being converted: a cycle
+	stack map[*schema]bool // schemas being converted: a cycle
 }
 
-func newConverter() *converter { return &converter{stack: map[*openapi3.Schema]bool{}} }
+func newConverter() *converter { return &converter{stack: map[*schema]bool{}} }
 
 // anyValue is a schema for any JSON value spelled as typed branches: the
 // empty schema marshals as true, which the TypeScript SDK rejects.
@@ -46,19 +45,15 @@ func anyValue(desc string) *jsonschema.Schema {
 	return s
 }
 
-// convert converts ref. request is true inside a request body, where
+// convert converts src. request is true inside a request body, where
 // readOnly properties (set by the server) are left out.
-func (c *converter) convert(ref *openapi3.SchemaRef, depth int, request bool) *jsonschema.Schema {
-	if ref == nil || ref.Value == nil {
-		return anyValue("")
-	}
-	src := ref.Value
-	if src.Always != nil {
+func (c *converter) convert(src *schema, depth int, request bool) *jsonschema.Schema {
+	if src == nil || src.always != nil {
 		return anyValue("")
 	}
 	if c.stack[src] || depth >= maxDepth {
 		s := typeOnly(src)
-		s.Description = trimText(src.Description, maxPropDescription)
+		s.Description = trimText(src.description, maxPropDescription)
 		if s.Description == "" {
 			s.Description = "Nested value; see the API's documentation for its fields."
 		}
@@ -68,14 +63,14 @@ func (c *converter) convert(ref *openapi3.SchemaRef, depth int, request bool) *j
 	defer delete(c.stack, src)
 
 	s := &jsonschema.Schema{
-		Title:       trimText(src.Title, 120),
-		Description: trimText(src.Description, maxPropDescription),
-		Format:      src.Format,
-		Deprecated:  src.Deprecated,
-		UniqueItems: src.UniqueItems,
-		MultipleOf:  src.MultipleOf,
-		Minimum:     src.Min,
-		Maximum:     src.Max,
+		Title:       trimText(src.title, 120),
+		Description: trimText(src.description, maxPropDescription),
+		Format:      src.format,
+		Deprecated:  src.deprecated,
+		UniqueItems: src.uniqueItems,
+		MultipleOf:  src.multipleOf,
+		Minimum:     src.minimum,
+		Maximum:     src.maximum,
 	}
 	types := typeList(src)
 	switch len(types) {
@@ -87,67 +82,67 @@ func (c *converter) convert(ref *openapi3.SchemaRef, depth int, request bool) *j
 			s.AnyOf = append(s.AnyOf, &jsonschema.Schema{Type: t})
 		}
 	}
-	if src.ExclusiveMin.Value != nil {
-		s.ExclusiveMinimum = src.ExclusiveMin.Value
-	} else if src.ExclusiveMin.IsTrue() && src.Min != nil {
-		s.ExclusiveMinimum, s.Minimum = src.Min, nil
+	if b := src.exclusiveMinimum; b.value != nil {
+		s.ExclusiveMinimum = b.value
+	} else if b.set && src.minimum != nil {
+		s.ExclusiveMinimum, s.Minimum = src.minimum, nil
 	}
-	if src.ExclusiveMax.Value != nil {
-		s.ExclusiveMaximum = src.ExclusiveMax.Value
-	} else if src.ExclusiveMax.IsTrue() && src.Max != nil {
-		s.ExclusiveMaximum, s.Maximum = src.Max, nil
+	if b := src.exclusiveMaximum; b.value != nil {
+		s.ExclusiveMaximum = b.value
+	} else if b.set && src.maximum != nil {
+		s.ExclusiveMaximum, s.Maximum = src.maximum, nil
 	}
-	if src.MinLength > 0 {
-		s.MinLength = intPtr(src.MinLength)
+	if src.minLength > 0 {
+		s.MinLength = intPtr(src.minLength)
 	}
-	if src.MaxLength != nil {
-		s.MaxLength = intPtr(*src.MaxLength)
+	if src.maxLength != nil {
+		s.MaxLength = intPtr(*src.maxLength)
 	}
-	if src.Pattern != "" {
-		if _, err := regexp.Compile(src.Pattern); err == nil {
-			s.Pattern = src.Pattern
+	if src.pattern != "" {
+		if _, err := regexp.Compile(src.pattern); err == nil {
+			s.Pattern = src.pattern
 		}
 	}
-	for _, e := range src.Enum {
+	for _, e := range src.enum {
 		if e != nil {
 			s.Enum = append(s.Enum, e)
 		}
 	}
-	if src.Const != nil {
-		v := src.Const
+	if src.cnst != nil {
+		v := src.cnst
 		s.Const = &v
 	}
-	if src.Default != nil {
-		if b, err := json.Marshal(src.Default); err == nil {
+	if src.deflt != nil {
+		if b, err := json.Marshal(src.deflt); err == nil {
 			s.Default = b
 		}
 	}
-	if src.MinItems > 0 {
-		s.MinItems = intPtr(src.MinItems)
+	if src.minItems > 0 {
+		s.MinItems = intPtr(src.minItems)
 	}
-	if src.MaxItems != nil {
-		s.MaxItems = intPtr(*src.MaxItems)
+	if src.maxItems != nil {
+		s.MaxItems = intPtr(*src.maxItems)
 	}
-	if src.Items != nil {
-		s.Items = c.convert(src.Items, depth+1, request)
+	if src.items != nil {
+		s.Items = c.convert(src.items, depth+1, request)
 	} else if s.Type == "array" {
 		s.Items = anyValue("")
 	}
-	if len(src.Properties) > 0 {
+	if len(src.props) > 0 {
 		s.Properties = map[string]*jsonschema.Schema{}
-		names := make([]string, 0, len(src.Properties))
-		for n := range src.Properties {
+		names := make([]string, 0, len(src.props))
+		for n := range src.props {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			p := src.Properties[n]
-			if request && p != nil && p.Value != nil && p.Value.ReadOnly {
+			p := src.props[n]
+			if request && p != nil && p.readOnly {
 				continue
 			}
 			s.Properties[n] = c.convert(p, depth+1, request)
 		}
-		for _, r := range src.Required {
+		for _, r := range src.req {
 			if _, ok := s.Properties[r]; ok {
 				s.Required = append(s.Required, r)
 			}
@@ -156,16 +151,16 @@ func (c *converter) convert(ref *openapi3.SchemaRef, depth int, request bool) *j
 			s.Type = "object"
 		}
 	}
-	if ap := src.AdditionalProperties; ap.Schema != nil {
-		s.AdditionalProperties = c.convert(ap.Schema, depth+1, request)
-	} else if ap.Has != nil && !*ap.Has {
+	if src.addl != nil {
+		s.AdditionalProperties = c.convert(src.addl, depth+1, request)
+	} else if src.noAddl {
 		s.AdditionalProperties = &jsonschema.Schema{Not: &jsonschema.Schema{}}
 	}
-	for _, r := range src.AllOf {
+	for _, r := range src.allOf {
 		s.AllOf = append(s.AllOf, c.convert(r, depth+1, request))
 	}
 	if len(types) < 2 {
-		for _, list := range []openapi3.SchemaRefs{src.OneOf, src.AnyOf} {
+		for _, list := range [][]*schema{src.oneOf, src.anyOf} {
 			for _, r := range list {
 				s.AnyOf = append(s.AnyOf, c.convert(r, depth+1, request))
 			}
@@ -181,12 +176,9 @@ func (c *converter) convert(ref *openapi3.SchemaRef, depth int, request bool) *j
 }
 
 // typeList returns src's types without "null", as a list.
-func typeList(src *openapi3.Schema) []string {
-	if src.Type == nil {
-		return nil
-	}
+func typeList(src *schema) []string {
 	var out []string
-	for _, t := range src.Type.Slice() {
+	for _, t := range src.types {
 		if t != "null" && t != "" {
 			out = append(out, t)
 		}
@@ -196,7 +188,7 @@ func typeList(src *openapi3.Schema) []string {
 
 // typeOnly returns a schema with src's type alone, for the cut-off points
 // of a deep or recursive schema.
-func typeOnly(src *openapi3.Schema) *jsonschema.Schema {
+func typeOnly(src *schema) *jsonschema.Schema {
 	types := typeList(src)
 	if len(types) == 1 {
 		s := &jsonschema.Schema{Type: types[0]}
@@ -205,7 +197,7 @@ func typeOnly(src *openapi3.Schema) *jsonschema.Schema {
 		}
 		return s
 	}
-	if len(src.Properties) > 0 {
+	if len(src.props) > 0 {
 		return &jsonschema.Schema{Type: "object"}
 	}
 	return anyValue("")
@@ -229,8 +221,8 @@ func intPtr(u uint64) *int {
 // describeOp builds a tool's description from the operation's summary
 // and description, trimmed to a length a model reads in full.
 func describeOp(o operation) string {
-	sum := strings.TrimSpace(o.op.Summary)
-	desc := strings.TrimSpace(o.op.Description)
+	sum := strings.TrimSpace(o.op.summary)
+	desc := strings.TrimSpace(o.op.description)
 	var text string
 	switch {
 	case sum != "" && desc != "" && !strings.HasPrefix(desc, sum):
