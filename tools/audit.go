@@ -9,7 +9,13 @@ import (
 )
 
 // Audit outcomes. A refusal is recorded as "refused:" plus its reason, like
-// "refused:path" or "refused:allow_rule".
+// "refused:path" or "refused:allow_rule". ok, http_error and network_error
+// mean the call was allowed and sent; "replayed" (idempotency.go) that it
+// was answered from an identical earlier call; "confirmation_requested"
+// (confirm.go) that a 2026-07-28 client was asked and nothing was sent yet.
+// The refusal reasons are listed beside refuse (errors.go) and with each
+// guardrail: rate, idempotency, confirmation_declined,
+// confirmation_cancelled, confirmation_unavailable.
 const (
 	outcomeOK           = "ok"
 	outcomeHTTPError    = "http_error"
@@ -33,6 +39,9 @@ type Record struct {
 	ResponseBytes  int64     `json:"response_bytes"`            // body bytes read (at most the cap)
 	Outcome        string    `json:"outcome"`                   // ok, http_error, network_error, refused:<reason>
 	KeyFingerprint string    `json:"key_fingerprint,omitempty"` // short hash of the service's key
+	IdempotencyKey string    `json:"idempotency_key,omitempty"` // the idempotency header value sent (or replayed)
+	Confirmation   string    `json:"confirmation,omitempty"`    // requested, accepted, declined, cancelled, unavailable, fallback_allowed
+	RetryAfter     float64   `json:"retry_after,omitempty"`     // seconds, for refused:rate and upstream 429/503
 	Error          string    `json:"error,omitempty"`           // the public message, shortened
 }
 

@@ -34,6 +34,11 @@ type callInput struct {
 	Query   map[string]json.RawMessage
 	Headers map[string]string
 	Body    json.RawMessage
+	// IdempotencyKey is the optional idempotency_key argument.
+	IdempotencyKey string
+	// Args are the arguments as given, idempotency_key left out: what an
+	// identical call repeats and a confirmation is bound to.
+	Args map[string]json.RawMessage
 }
 
 // callResult is call_api's structured result.
@@ -42,6 +47,9 @@ type callResult struct {
 	Headers   map[string]string `json:"headers"`
 	Body      any               `json:"body"`
 	Truncated bool              `json:"truncated"`
+	// RetryAfter is the seconds to wait before calling again: keyveil's
+	// own rate limit, or the API's Retry-After on a 429 or 503.
+	RetryAfter *float64 `json:"retry_after,omitempty"`
 }
 
 func callAPITool(d Deps) Tool {
@@ -62,6 +70,10 @@ func callAPITool(d Deps) Tool {
 		prop{"headers", mapOf("Extra request headers, name to value. Credential headers (Authorization, Cookie, the service's key header) and connection headers are refused: keyveil attaches the key itself.", typed("string", ""))},
 		prop{"body", anyJSON("The request body. A JSON object, array, number or boolean is sent as JSON (Content-Type application/json); a string is sent as is (Content-Type text/plain unless headers set one). Leave it out, or null, for no body.")},
 	)
+	if !readOnly {
+		in = withIdempotencyKey(in)
+		in.Properties[idempotencyArg].Description += " Ignored for GET and HEAD."
+	}
 	out := callResultSchema()
 	t := &mcp.Tool{
 		Name:  "call_api",
@@ -84,7 +96,7 @@ func callAPITool(d Deps) Tool {
 	return Tool{Tool: t, Handler: func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := d.Now()
 		rec := Record{Time: start, Tool: "call_api"}
-		res := d.callAPI(ctx, req.Params.Arguments, &rec)
+		res := d.callAPI(ctx, req, &rec)
 		rec.DurationMS = millis(d.Now().Sub(start))
 		d.Audit.Record(rec)
 		return res, nil
@@ -99,12 +111,14 @@ func callResultSchema() *jsonschema.Schema {
 		prop{"headers", mapOf("Response headers from an allowlist (Content-Type, Location, Retry-After, rate-limit headers and the like); cookies and authentication challenges are never included.", typed("string", ""))},
 		prop{"body", anyJSON("The response body: parsed JSON when the response is JSON and complete, text otherwise, and for binary data an object {binary: true, content_type, size} instead of the bytes.")},
 		prop{"truncated", typed("boolean", "True when the body was longer than the service's max_response_bytes and was cut off (a cut JSON body is returned as text).")},
+		prop{"retry_after", typed("number", "Seconds to wait before calling again, when the call was rate limited: by keyveil (status 429, body.refused_by \"keyveil\", nothing was sent) or by the API (its Retry-After on a 429 or 503).")},
+		prop{"replayed", typed("boolean", "True when this is the remembered result of an identical earlier call (same tool and arguments) and nothing was sent again; pass a new idempotency_key to make a new request.")},
 	)
 }
 
 // callAPI runs one call_api call, filling rec as it learns more.
-func (d Deps) callAPI(ctx context.Context, args json.RawMessage, rec *Record) *mcp.CallToolResult {
-	in, r := parseCallInput(args)
+func (d Deps) callAPI(ctx context.Context, mreq *mcp.CallToolRequest, rec *Record) *mcp.CallToolResult {
+	in, r := parseCallInput(mreq.Params.Arguments)
 	rec.Method = shorten(strings.ToUpper(in.Method), 16)
 	rec.Path = auditPath(in.Path)
 	if r != nil {
@@ -144,8 +158,6 @@ func (d Deps) callAPI(ctx context.Context, args json.RawMessage, rec *Record) *m
 		return d.refused(rec, r)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, svc.Timeout)
-	defer cancel()
 	target := svc.BaseURL + rel
 	if query != "" {
 		target += "?" + query
@@ -168,7 +180,20 @@ func (d Deps) callAPI(ctx context.Context, args json.RawMessage, rec *Record) *m
 		req.Header.Set(name, value)
 	}
 
-	return d.roundTrip(rec, svc, req)
+	idem, window := idempotencyFor(svc, method, nil, 0)
+	return d.send(ctx, mreq, &guardedCall{
+		tool:          "call_api",
+		svc:           svc,
+		method:        method,
+		path:          rel,
+		args:          in.Args,
+		key:           in.IdempotencyKey,
+		confirm:       svc.Confirms(method),
+		fallback:      svc.ConfirmFallback,
+		fallbackWhere: "the " + svc.Name + " service",
+		idempotent:    idem,
+		window:        window,
+	}, req, rec)
 }
 
 // roundTrip sends req to svc and shapes the response into a result (see
@@ -201,11 +226,18 @@ func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp
 		Body:      d.responseBody(resp.Header.Get("Content-Type"), resp.ContentLength, data, truncated),
 		Truncated: truncated,
 	}
+	if secs, ok := upstreamRetryAfter(resp.StatusCode, resp.Header, d.Now()); ok {
+		result.RetryAfter = &secs
+		rec.RetryAfter = secs
+	}
 	isError := resp.StatusCode >= 400
 	res := d.structuredResult(result, isError)
 	if isError {
 		rec.Outcome = outcomeHTTPError
 		hint := statusHint(svc.Name, resp.StatusCode)
+		if result.RetryAfter != nil {
+			hint += fmt.Sprintf(". The service asks to retry after %g seconds (retry_after)", *result.RetryAfter)
+		}
 		rec.Error = hint
 		res.Content = append(res.Content, &mcp.TextContent{Text: d.redactString(hint)})
 	} else {
@@ -241,7 +273,7 @@ func (d Deps) networkFailure(rec *Record, svc config.Service, err error) *mcp.Ca
 	return d.errorResult(perr.Error())
 }
 
-var inputFields = []string{"service", "method", "path", "query", "headers", "body"}
+var inputFields = []string{"service", "method", "path", "query", "headers", "body", idempotencyArg}
 
 func parseCallInput(args json.RawMessage) (callInput, *refusal) {
 	var in callInput
@@ -293,6 +325,14 @@ func parseCallInput(args json.RawMessage) (callInput, *refusal) {
 	if raw, ok := fields["body"]; ok {
 		in.Body = raw
 	}
+	if r := str(idempotencyArg, &in.IdempotencyKey); r != nil {
+		return in, r
+	}
+	if len(in.IdempotencyKey) > 255 {
+		return in, refuse(reasonInput, "idempotency_key is longer than 255 characters; use a shorter name for the operation")
+	}
+	delete(fields, idempotencyArg)
+	in.Args = fields
 	return in, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/keyveil/keyveil/config"
@@ -45,6 +46,10 @@ type operation struct {
 	svc     config.Service
 	allowed []string // input names, sorted
 
+	idempotent bool          // sends an idempotency key, replays identical calls (idempotency.go)
+	window     time.Duration // how long results replay
+	offersKey  bool          // idempotency_key is offered (idempotent, and not an input of its own)
+
 	once  sync.Once
 	input *jsonschema.Resolved
 	props map[string]*jsonschema.Resolved // each property alone, for messages that name it
@@ -66,7 +71,7 @@ func operationTools(d Deps) []Tool {
 		out = append(out, Tool{Tool: op.definition(), Handler: func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			start := d.Now()
 			rec := Record{Time: start, Tool: t.Name, Service: svc.Name, Method: t.Method, KeyFingerprint: d.Fingerprints[svc.Name]}
-			res := d.callOperation(ctx, op, req.Params.Arguments, &rec)
+			res := d.callOperation(ctx, op, req, &rec)
 			rec.DurationMS = millis(d.Now().Sub(start))
 			d.Audit.Record(rec)
 			return res, nil
@@ -81,6 +86,15 @@ func newOperation(t config.Tool, svc config.Service) *operation {
 		op.allowed = append(op.allowed, name)
 	}
 	sort.Strings(op.allowed)
+	on := t.Idempotency
+	if on == nil && t.ReadOnly() {
+		// A POST the operator marked read-only (a search) changes
+		// nothing, so there is nothing to protect and fresh data to lose.
+		on = ptr(false)
+	}
+	op.idempotent, op.window = idempotencyFor(svc, t.Method, on, t.IdempotencyWindow)
+	_, declared := t.Input.Properties[idempotencyArg]
+	op.offersKey = op.idempotent && !declared
 	return op
 }
 
@@ -117,7 +131,7 @@ func (op *operation) definition() *mcp.Tool {
 		Name:         t.Name,
 		Title:        t.Annotations.Title,
 		Description:  t.Description,
-		InputSchema:  json.RawMessage(marshalJSON(t.Input)),
+		InputSchema:  json.RawMessage(marshalJSON(op.inputSchema())),
 		OutputSchema: resultSchema(),
 		Annotations: &mcp.ToolAnnotations{
 			Title:           t.Annotations.Title,
@@ -129,13 +143,30 @@ func (op *operation) definition() *mcp.Tool {
 	}
 }
 
-// callOperation validates args, builds the request and sends it.
-func (d Deps) callOperation(ctx context.Context, op *operation, args json.RawMessage, rec *Record) *mcp.CallToolResult {
+// inputSchema is the declared input, with idempotency_key when offered.
+func (op *operation) inputSchema() *jsonschema.Schema {
+	if op.offersKey {
+		return withIdempotencyKey(op.tool.Input)
+	}
+	return op.tool.Input
+}
+
+// callOperation validates the arguments, builds the request and sends it
+// through the guardrails.
+func (d Deps) callOperation(ctx context.Context, op *operation, mreq *mcp.CallToolRequest, rec *Record) *mcp.CallToolResult {
 	t := op.tool
+	args := mreq.Params.Arguments
 	rec.Path = auditPath(t.Path)
 	if d.ReadOnly && !t.ReadOnly() {
 		// Not offered under --read-only; a stale client may still call.
 		return d.refused(rec, refuse(reasonReadOnly, "keyveil is running in read-only mode and %s is not read-only; it was not called", t.Name))
+	}
+	var key string
+	if op.offersKey {
+		var r *refusal
+		if args, key, r = takeIdempotencyKey(args); r != nil {
+			return d.refused(rec, r)
+		}
 	}
 	raw, r := op.validate(args)
 	if r != nil {
@@ -147,9 +178,20 @@ func (d Deps) callOperation(ctx context.Context, op *operation, args json.RawMes
 	}
 	rec.Path = strings.TrimPrefix(req.URL.EscapedPath(), op.svc.URL().EscapedPath())
 	rec.QueryNames = queryNames(req.URL.RawQuery)
-	ctx, cancel := context.WithTimeout(ctx, op.svc.Timeout)
-	defer cancel()
-	return d.roundTrip(rec, op.svc, req.WithContext(ctx))
+	return d.send(ctx, mreq, &guardedCall{
+		tool:          t.Name,
+		svc:           op.svc,
+		method:        t.Method,
+		path:          rec.Path,
+		args:          raw,
+		key:           key,
+		confirm:       t.NeedsConfirm(),
+		fallback:      t.ConfirmFallback,
+		fallbackWhere: "the tool " + t.Name,
+		idempotent:    op.idempotent,
+		window:        op.window,
+		toolLimit:     t.Limit(),
+	}, req, rec)
 }
 
 // validate checks args against the tool's input schema before anything is
@@ -192,6 +234,10 @@ func (op *operation) validate(args json.RawMessage) (map[string]json.RawMessage,
 			if err := pr.Validate(x); err != nil {
 				return nil, refuse(reasonInput, "argument %s is not valid: %s", name, explain(op.tool.Input.Properties[name], err))
 			}
+		}
+		// jsonschema-go treats format as an annotation; keyveil asserts it.
+		if err := checkFormats(op.tool.Input.Properties[name], x); err != nil {
+			return nil, refuse(reasonInput, "argument %s is not valid: %s", name, err.Error())
 		}
 		instance[name] = x
 	}

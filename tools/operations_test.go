@@ -74,6 +74,8 @@ tools:
     method: DELETE
     path: /quotes/{id}
     scope: quotes:delete
+    # The test clients cannot confirm; confirm_test.go asks.
+    confirm_fallback: allow
     input:
       type: object
       properties: { id: { type: string } }

@@ -45,6 +45,11 @@ type Deps struct {
 	// Logger receives private causes (redacted) at debug level; nil:
 	// discard.
 	Logger *slog.Logger
+	// Guards holds the rate-limit buckets, remembered write results
+	// (idempotency) and open confirmation questions. Share one across
+	// every Deps of a process so limits hold for all sessions together;
+	// nil: Register (or All) makes one for its own tools.
+	Guards *Guards
 }
 
 // withDefaults returns a copy of d with nil fields replaced by their
@@ -67,6 +72,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Guards == nil {
+		d.Guards = NewGuards()
 	}
 	return d
 }
@@ -116,7 +124,8 @@ func (d Deps) callAPIDeps() (Deps, bool) {
 // that is not offered (scope, --read-only) with a refusal naming the
 // reason.
 func Register(s *mcp.Server, d Deps) {
-	s.AddReceivingMiddleware(refuseHidden(d.withDefaults()))
+	d = d.withDefaults()
+	s.AddReceivingMiddleware(refuseHidden(d))
 	for _, t := range All(d) {
 		mustResolve(t.Tool.Name, t.Tool.InputSchema)
 		mustResolve(t.Tool.Name, t.Tool.OutputSchema)
