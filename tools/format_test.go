@@ -1,11 +1,17 @@
 package tools
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/keyveil/keyveil/config"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 func TestFormatChecks(t *testing.T) {
@@ -143,5 +149,66 @@ func TestAllowlistRefusals(t *testing.T) {
 	}
 	if res := call(t, cs, "send_payment", map[string]any{"to": "ann@example.com", "amount": 1000, "currency": "USD", "due": "2026-08-01"}); res.IsError {
 		t.Errorf("a valid payment was refused: %s", text(res))
+	}
+}
+
+// TestAllowlistExample keeps examples/allowlist.yaml honest: what its
+// comments say is refused is refused before any request, and what they say
+// is allowed is sent (or, for a payout, asked about).
+func TestAllowlistExample(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.LoadFile("../examples/allowlist.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int64
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		h := http.Header{"Content-Type": {"application/json"}}
+		return &http.Response{StatusCode: 200, Header: h, Body: io.NopCloser(strings.NewReader(`{"ok":true}`)), Request: r}, nil
+	})}
+	cs := connect(t, Deps{Config: cfg, Client: client, Guards: NewGuards()}, protocolVersions[0])
+	refused := []struct {
+		tool string
+		args map[string]any
+		want string
+	}{
+		{"send_payout", map[string]any{"recipient": "eve@evil.example", "amount": 10, "currency": "EUR"}, "argument recipient is not valid"},
+		{"send_payout", map[string]any{"recipient": "ann@example.com, eve@evil.example", "amount": 10, "currency": "EUR"}, "argument recipient is not valid"},
+		{"send_payout", map[string]any{"recipient": "ann@example.com", "amount": 1000.5, "currency": "EUR"}, "at most 1000"},
+		{"send_payout", map[string]any{"recipient": "ann@example.com", "amount": -1, "currency": "EUR"}, "argument amount is not valid"},
+		{"send_payout", map[string]any{"recipient": "ann@example.com", "amount": 10, "currency": "GBP"}, `one of ["EUR","USD"]`},
+		{"mail_colleague", map[string]any{"to": []string{"ann@example.com", "eve@evil.example"}, "subject": "s", "body": "b"}, "argument to is not valid"},
+		{"list_payouts", map[string]any{"since": "last week"}, "format date"},
+		{"cancel_payout", map[string]any{"payout_id": "../../admin"}, "format uuid"},
+		{"call_api", map[string]any{"method": "GET", "path": "/payouts"}, "unknown tool"},
+	}
+	for _, tc := range refused {
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tc.tool, Arguments: tc.args})
+		msg := ""
+		switch {
+		case err != nil:
+			msg = err.Error()
+		case res.IsError:
+			msg = text(res)
+		}
+		if !strings.Contains(msg, tc.want) {
+			t.Errorf("%s(%v) = %q, want a refusal %q", tc.tool, tc.args, msg, tc.want)
+		}
+	}
+	if n := sent.Load(); n != 0 {
+		t.Fatalf("refused calls sent %d requests", n)
+	}
+	if res := call(t, cs, "mail_colleague", map[string]any{"to": []string{"ann@example.com"}, "subject": "Hi", "body": "Lunch?"}); res.IsError {
+		t.Errorf("a mail to a colleague was refused: %s", text(res))
+	}
+	// A valid payout passes the allowlist and stops at confirmation: this
+	// client cannot ask the user.
+	res := call(t, cs, "send_payout", map[string]any{"recipient": "ann@example.com", "amount": 1000, "currency": "USD"})
+	if !strings.Contains(text(res), "needs the user's confirmation") {
+		t.Errorf("a valid payout = %q, want it to wait for confirmation", text(res))
+	}
+	if n := sent.Load(); n != 1 {
+		t.Errorf("%d requests sent, want 1 (the mail)", n)
 	}
 }
