@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -104,7 +105,16 @@ func (r *Redactor) RedactString(s string) string {
 	if len(ss) == 0 {
 		return s
 	}
-	return string(st.apply(p, ss))
+	var b strings.Builder // one allocation, not zeroed, not copied again
+	b.Grow(st.redactedLen(p, ss))
+	prev := 0
+	for _, sp := range ss {
+		b.Write(p[prev:sp.start])
+		b.WriteString(st.markers[sp.id])
+		prev = sp.end
+	}
+	b.Write(p[prev:])
+	return b.String()
 }
 
 // current returns the matcher state, or nil when no secret is known.
@@ -300,13 +310,18 @@ func widenSpan(p []byte, s, e int) (int, int) {
 	return s, e
 }
 
-// apply returns a copy of p with each span replaced by its marker.
-func (st *redactState) apply(p []byte, ss []redactSpan) []byte {
+// redactedLen returns the length of p with each span replaced.
+func (st *redactState) redactedLen(p []byte, ss []redactSpan) int {
 	n := len(p)
 	for _, s := range ss {
 		n += len(st.markers[s.id]) - (s.end - s.start)
 	}
-	out := make([]byte, 0, n)
+	return n
+}
+
+// apply returns a copy of p with each span replaced by its marker.
+func (st *redactState) apply(p []byte, ss []redactSpan) []byte {
+	out := make([]byte, 0, st.redactedLen(p, ss))
 	prev := 0
 	for _, s := range ss {
 		out = append(out, p[prev:s.start]...)
