@@ -1,8 +1,10 @@
 // Package tools defines what the model can ask keyveil for: the MCP tools
 // list_services and call_api, the checks every call passes before it leaves
 // the process (path confinement, allow rules, credential headers, read-only
-// mode), the shaping of responses (size cap, JSON parsing, header
-// allowlist) and one audit line per call.
+// mode), the guardrails on write calls (input allowlists with format
+// checks, user confirmation through elicitation, idempotency keys and
+// replay, rate limits; see [Guards]), the shaping of responses (size cap,
+// JSON parsing, header allowlist) and one audit line per call.
 //
 // Its promise: a tool never holds a secret. Handlers build requests against a
 // service's base URL and hand them to the *http.Client in [Deps], whose

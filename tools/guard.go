@@ -92,10 +92,16 @@ func (d Deps) send(ctx context.Context, mreq *mcp.CallToolRequest, c *guardedCal
 		}
 		f = lead
 	}
-	res, sent := d.guardAndSend(ctx, mreq, c, f, req, rec)
+	var res *mcp.CallToolResult
+	var sent bool
 	if f != nil {
-		d.Guards.results.finish(f, res, rec.Status, sent, sent && replayable(rec.Outcome, rec.Status), d.Now(), c.window)
+		// Deferred, so that identical calls waiting for this one are
+		// released even if it panics.
+		defer func() {
+			d.Guards.results.finish(f, res, rec.Status, sent, sent && res != nil && replayable(rec.Outcome, rec.Status), d.Now(), c.window)
+		}()
 	}
+	res, sent = d.guardAndSend(ctx, mreq, c, f, req, rec)
 	return res
 }
 

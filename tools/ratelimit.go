@@ -132,7 +132,7 @@ func (d Deps) rateLimited(rec *Record, b bucket, wait time.Duration) *mcp.CallTo
 		b.what, b.limit, secs)
 	rec.Outcome = outcomeRefused + reasonRate
 	rec.RetryAfter = secs
-	rec.Error = msg
+	rec.Error = d.redactString(msg)
 	res := d.structuredResult(callResult{
 		Status:  http.StatusTooManyRequests,
 		Headers: map[string]string{"Retry-After": retryAfterHeader(wait)},
