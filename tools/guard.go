@@ -68,7 +68,10 @@ func isSafeMethod(m string) bool { return slices.Contains(safeMethods, m) }
 //
 // Every path fills rec for the audit line.
 func (d Deps) send(ctx context.Context, mreq *mcp.CallToolRequest, c *guardedCall, req *http.Request, rec *Record) *mcp.CallToolResult {
-	c.binding = binding(c.tool, c.args, c.key)
+	if c.idempotent || c.confirm {
+		// Only these need it; a plain GET pays nothing for canonical JSON.
+		c.binding = binding(c.tool, c.args, c.key)
+	}
 	var f *flight
 	if c.idempotent {
 		id := c.tool + "\x00"
