@@ -39,6 +39,10 @@ type app struct {
 	stderr *credentials.Writer
 	logger *slog.Logger
 	client *http.Client
+	// guards hold rate buckets, replay memory and confirmation nonces. One
+	// per process, so every server built for a remote key's scopes shares
+	// the same limits and memory.
+	guards *tools.Guards
 }
 
 // load reads the environment, the configuration and the credentials, and
@@ -73,6 +77,7 @@ func load(opts *options, stderr io.Writer) (*app, error) {
 		stderr: guarded,
 		logger: slog.New(slog.NewTextHandler(guarded, &slog.HandlerOptions{Level: level})),
 		client: credentials.NewTransport(set, cfg, nil).Client(),
+		guards: tools.NewGuards(),
 	}
 	return a, nil
 }
@@ -113,6 +118,7 @@ func (a *app) deps(audit *tools.Auditor, keyScopes []string) tools.Deps {
 		Fingerprints: fps,
 		ReadOnly:     a.opts.readOnly,
 		Scopes:       scopes,
+		Guards:       a.guards,
 		Logger:       a.logger,
 	}
 }
