@@ -56,13 +56,7 @@ func (l Limit) String() string {
 	if l.IsZero() {
 		return "none"
 	}
-	per := l.Per.String()
-	for _, u := range rateUnits {
-		if u.per == l.Per {
-			per = u.names[0]
-		}
-	}
-	return fmt.Sprintf("%d/%s burst %d", l.Events, per, l.Burst)
+	return fmt.Sprintf("%s burst %d", FormatRate(l.Events, l.Per), l.Burst)
 }
 
 var rateUnits = []struct {
@@ -76,6 +70,40 @@ var rateUnits = []struct {
 }
 
 const rateSyntax = "write a count per period, like 10/s, 600/min, 1000/h or 3/10s"
+
+// ParseRate parses a rate: a positive count, a slash, and a period that is
+// s, min, h, day (and their spellings in rateUnits) or a Go duration, like
+// "10/s", "600/min" or "3/10s". It is the one rate syntax of keyveil, shared
+// by the services file and `keyveil keys --rate`. Errors do not quote s.
+func ParseRate(s string) (events int, per time.Duration, err error) {
+	n, unit, ok := strings.Cut(s, "/")
+	events, err = strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err != nil || events <= 0 {
+		return 0, 0, errors.New("rate is not a rate; " + rateSyntax)
+	}
+	unit = strings.ToLower(strings.TrimSpace(unit))
+	for _, u := range rateUnits {
+		if slices.Contains(u.names, unit) {
+			return events, u.per, nil
+		}
+	}
+	per, err = time.ParseDuration(unit)
+	if err != nil || per <= 0 {
+		return 0, 0, errors.New("rate has an unknown period; " + rateSyntax)
+	}
+	return events, per, nil
+}
+
+// FormatRate writes a rate the way ParseRate reads it, with the shortest
+// unit name, like "60/min".
+func FormatRate(events int, per time.Duration) string {
+	for _, u := range rateUnits {
+		if u.per == per {
+			return strconv.Itoa(events) + "/" + u.names[0]
+		}
+	}
+	return strconv.Itoa(events) + "/" + per.String()
+}
 
 // parseLimit parses rate ("10/s", "600/min", "1000/h", "5000/day", or
 // "3/10s" with a Go duration after the slash) and burst (0: the rate per
@@ -91,24 +119,9 @@ func parseLimit(rate string, burst int) (Limit, error) {
 		}
 		return Limit{}, nil
 	}
-	n, unit, ok := strings.Cut(rate, "/")
-	events, err := strconv.Atoi(strings.TrimSpace(n))
-	if !ok || err != nil || events <= 0 {
-		return Limit{}, errors.New("rate is not a rate; " + rateSyntax)
-	}
-	unit = strings.ToLower(strings.TrimSpace(unit))
-	var per time.Duration
-	for _, u := range rateUnits {
-		if slices.Contains(u.names, unit) {
-			per = u.per
-		}
-	}
-	if per == 0 {
-		d, err := time.ParseDuration(unit)
-		if err != nil || d <= 0 {
-			return Limit{}, errors.New("rate has an unknown period; " + rateSyntax)
-		}
-		per = d
+	events, per, err := ParseRate(rate)
+	if err != nil {
+		return Limit{}, err
 	}
 	l := Limit{Events: events, Per: per, Burst: burst}
 	if l.Burst == 0 {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/keyveil/keyveil/config"
 )
 
 // Status is the state an operator set on a key. Expiry is not a status: a
@@ -93,12 +95,7 @@ func (r Rate) String() string {
 	if r.IsZero() {
 		return ""
 	}
-	for _, u := range rateUnits {
-		if u.per == r.Per {
-			return strconv.Itoa(r.Events) + "/" + u.names[0]
-		}
-	}
-	return strconv.Itoa(r.Events) + "/" + r.Per.String()
+	return config.FormatRate(r.Events, r.Per)
 }
 
 // MarshalText encodes the rate as its String form, so the registry file
@@ -115,16 +112,6 @@ func (r *Rate) UnmarshalText(b []byte) error {
 	return nil
 }
 
-var rateUnits = []struct {
-	per   time.Duration
-	names []string
-}{
-	{time.Second, []string{"s", "sec", "second"}},
-	{time.Minute, []string{"min", "m", "minute"}},
-	{time.Hour, []string{"h", "hr", "hour"}},
-	{24 * time.Hour, []string{"d", "day"}},
-}
-
 // ParseRate parses a rate like "60/min", "10/s", "1000/h", "5000/day" or
 // "3/10s" (a Go duration after the slash). The empty string is the zero
 // Rate.
@@ -132,20 +119,9 @@ func ParseRate(s string) (Rate, error) {
 	if s == "" {
 		return Rate{}, nil
 	}
-	n, unit, ok := strings.Cut(s, "/")
-	events, err := strconv.Atoi(strings.TrimSpace(n))
-	if !ok || err != nil || events <= 0 {
-		return Rate{}, fmt.Errorf("rate %q: want a positive count per period, like 60/min", s)
-	}
-	unit = strings.ToLower(strings.TrimSpace(unit))
-	for _, u := range rateUnits {
-		if slices.Contains(u.names, unit) {
-			return Rate{Events: events, Per: u.per}, nil
-		}
-	}
-	per, err := time.ParseDuration(unit)
-	if err != nil || per <= 0 {
-		return Rate{}, fmt.Errorf("rate %q: period must be s, min, h, day or a duration like 10s", s)
+	events, per, err := config.ParseRate(s)
+	if err != nil {
+		return Rate{}, fmt.Errorf("--rate: %w", err)
 	}
 	return Rate{Events: events, Per: per}, nil
 }
