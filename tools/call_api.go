@@ -479,24 +479,7 @@ func buildQuery(svc config.Service, q map[string]json.RawMessage) (string, []str
 // queryValues accepts a string, a number or a boolean (models often write
 // {"limit": 10}), or an array of them.
 func queryValues(raw json.RawMessage) ([]string, bool) {
-	scalar := func(raw json.RawMessage) (string, bool) {
-		var v any
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
-			return "", false
-		}
-		switch v := v.(type) {
-		case string:
-			return v, true
-		case json.Number:
-			return v.String(), true
-		case bool:
-			return fmt.Sprint(v), true
-		}
-		return "", false
-	}
-	if s, ok := scalar(raw); ok {
+	if s, ok := scalarString(raw); ok {
 		return []string{s}, true
 	}
 	var arr []json.RawMessage
@@ -505,7 +488,7 @@ func queryValues(raw json.RawMessage) ([]string, bool) {
 	}
 	out := make([]string, 0, len(arr))
 	for _, item := range arr {
-		s, ok := scalar(item)
+		s, ok := scalarString(item)
 		if !ok {
 			return nil, false
 		}
