@@ -77,6 +77,26 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	printf(out, "\nGuardrails:\n")
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, s := range a.cfg.Services {
+		idem := "off"
+		if s.IdempotencyOn() {
+			idem = "on"
+		}
+		confirm := strings.Join(s.ConfirmMethods, " ")
+		if confirm == "" {
+			confirm = "none"
+		}
+		printf(tw, "  %s\trate %s\tconfirm %s\tidempotency keys %s\n", s.Name, s.Limit(), confirm, idem)
+	}
+	for _, t := range a.cfg.Tools {
+		if t.NeedsConfirm() || !t.Limit().IsZero() {
+			printf(tw, "  %s\trate %s\tconfirm %v\t\n", t.Name, t.Limit(), t.NeedsConfirm())
+		}
+	}
+	_ = tw.Flush()
+
 	list, size, err := listTools(ctx, a)
 	if err != nil {
 		printf(out, "\nkeyveil check: NOT READY\n  - listing tools: %v\n", err)
