@@ -117,8 +117,13 @@ func (d Deps) callAPIDeps() (Deps, bool) {
 	return d, len(c.Services) > 0
 }
 
-// Register adds every tool from [All] to s. It panics if a tool's schema is
-// malformed, which is a programmer error caught by any test that registers.
+// Register adds every tool from [All] to s, with its schemas encoded once
+// here (see encodeSchema): the SDK would otherwise encode each
+// *jsonschema.Schema again, by reflection, for every tools/list. It panics
+// if a schema cannot be encoded, which is a programmer error caught by any
+// test that registers. Schemas are not resolved here: TestSchemasResolve
+// resolves every built-in one, and declared operations resolve theirs on
+// their first call (config has checked them already).
 //
 // It also installs the middleware that answers a call to a declared tool
 // that is not offered (scope, --read-only) with a refusal naming the
@@ -127,24 +132,37 @@ func Register(s *mcp.Server, d Deps) {
 	d = d.withDefaults()
 	s.AddReceivingMiddleware(refuseHidden(d))
 	for _, t := range All(d) {
-		mustResolve(t.Tool.Name, t.Tool.InputSchema)
-		mustResolve(t.Tool.Name, t.Tool.OutputSchema)
-		s.AddTool(t.Tool, t.Handler)
+		def := *t.Tool
+		def.InputSchema = encoded(def.Name, def.InputSchema)
+		def.OutputSchema = encoded(def.Name, def.OutputSchema)
+		s.AddTool(&def, t.Handler)
 	}
 }
 
-func mustResolve(name string, schema any) {
+// encoded returns schema as json.RawMessage when it is a
+// *jsonschema.Schema, and as it is otherwise.
+func encoded(name string, schema any) any {
 	s, ok := schema.(*jsonschema.Schema)
 	if !ok || s == nil {
-		return
+		return schema
 	}
-	if _, err := s.Resolve(nil); err != nil {
-		panic(fmt.Sprintf("tools: schema of %s does not resolve: %v", name, err))
+	b, err := encodeSchema(s)
+	if err != nil {
+		panic(fmt.Sprintf("tools: schema of %s cannot be encoded: %v", name, err))
 	}
+	return json.RawMessage(b)
 }
 
 // marshalJSON encodes v without HTML escaping, so bodies read naturally.
+// A schema is encoded as json.Marshal would (see encodeSchema).
 func marshalJSON(v any) []byte {
+	if s, ok := v.(*jsonschema.Schema); ok {
+		b, err := encodeSchema(s)
+		if err != nil {
+			panic(fmt.Sprintf("tools: encoding schema: %v", err))
+		}
+		return b
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -270,6 +271,35 @@ func TestRegisterSchemasNotTrue(t *testing.T) {
 			for _, bad := range []string{`:true`, `:{}`, `"type":[`} {
 				if bytes.Contains(b, []byte(bad)) {
 					t.Errorf("%s schema %s contains %s", tool.Tool.Name, b, bad)
+				}
+			}
+		}
+	}
+}
+
+// TestSchemasResolve resolves every schema keyveil registers. Register does
+// not (it would cost every start the time to check what cannot change), so
+// this is where a malformed built-in schema is caught.
+func TestSchemasResolve(t *testing.T) {
+	t.Parallel()
+	for _, ro := range []bool{false, true} {
+		for _, tool := range All(Deps{Config: loadConfig(t, snapshotConfig), ReadOnly: ro}) {
+			for _, schema := range []any{tool.Tool.InputSchema, tool.Tool.OutputSchema} {
+				var s *jsonschema.Schema
+				switch x := schema.(type) {
+				case *jsonschema.Schema:
+					s = x
+				case json.RawMessage:
+					if err := json.Unmarshal(x, &s); err != nil {
+						t.Errorf("%s: schema is not JSON Schema: %v", tool.Tool.Name, err)
+						continue
+					}
+				default:
+					t.Errorf("%s: schema is a %T", tool.Tool.Name, schema)
+					continue
+				}
+				if _, err := s.Resolve(nil); err != nil {
+					t.Errorf("%s: schema does not resolve: %v", tool.Tool.Name, err)
 				}
 			}
 		}
