@@ -245,7 +245,7 @@ func (c *Config) validate() error {
 		seen[s.Name] = true
 	}
 	slices.SortFunc(c.Services, func(a, b Service) int { return strings.Compare(a.Name, b.Name) })
-	errs = append(errs, c.validateTools(c.Tools, nil)...)
+	errs = append(errs, c.validateTools(c.Tools, nil, true)...)
 	sortErrors(errs)
 	return errors.Join(errs...)
 }

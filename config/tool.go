@@ -226,8 +226,19 @@ var toolMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 // c.Tools. The openapi package calls it with the tools it imports, so that
 // an imported tool meets the same rules as a declared one, and a name
 // clash between the two is an error rather than a silent override.
-func (c *Config) AddTools(ts []Tool) error {
-	errs := c.validateTools(ts, c.Tools)
+func (c *Config) AddTools(ts []Tool) error { return c.addTools(ts, true) }
+
+// AddResolvedTools is [Config.AddTools] for tools whose input schemas
+// have been resolved before: every check is made again (they depend on the
+// rest of the configuration) except resolving each schema, which for an
+// OpenAPI import of hundreds of operations is most of its start-up time.
+// The openapi package calls it for tools read back from its cache, which
+// holds only tools AddTools accepted. The schema is still resolved before
+// the tool's first call is sent.
+func (c *Config) AddResolvedTools(ts []Tool) error { return c.addTools(ts, false) }
+
+func (c *Config) addTools(ts []Tool, resolve bool) error {
+	errs := c.validateTools(ts, c.Tools, resolve)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -236,9 +247,10 @@ func (c *Config) AddTools(ts []Tool) error {
 }
 
 // validateTools checks ts (in place: it fills parsed fields and defaults)
-// against the services and the names already taken by have. Errors are
-// located when a tool came from a file.
-func (c *Config) validateTools(ts []Tool, have []Tool) []error {
+// against the services and the names already taken by have, and resolves
+// each input schema when resolve is set. Errors are located when a tool
+// came from a file.
+func (c *Config) validateTools(ts []Tool, have []Tool, resolve bool) []error {
 	var errs []error
 	taken := map[string]string{ListServicesTool: "keyveil", CallAPITool: "keyveil"}
 	for _, t := range have {
@@ -246,7 +258,7 @@ func (c *Config) validateTools(ts []Tool, have []Tool) []error {
 	}
 	for i := range ts {
 		t := &ts[i]
-		for _, err := range c.validateTool(t) {
+		for _, err := range c.validateTool(t, resolve) {
 			errs = append(errs, t.pos.locate(err))
 		}
 		if by, ok := taken[t.Name]; ok && t.Name != "" {
@@ -262,7 +274,7 @@ func (c *Config) validateTools(ts []Tool, have []Tool) []error {
 	return errs
 }
 
-func (c *Config) validateTool(t *Tool) []error {
+func (c *Config) validateTool(t *Tool, resolve bool) []error {
 	var errs []error
 	label := fmt.Sprintf("tool %q", t.Name)
 	add := func(field string, err error) {
@@ -293,7 +305,7 @@ func (c *Config) validateTool(t *Tool) []error {
 	if t.Input == nil {
 		t.Input = &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{}}
 	}
-	for _, err := range checkInput(t.Input, tmpl) {
+	for _, err := range checkInput(t.Input, tmpl, resolve) {
 		add("input", err)
 	}
 	if t.Scope != "" && (!isScopeName(t.Scope) || strings.Contains(t.Scope, ",")) {
@@ -349,9 +361,9 @@ func (t *Tool) hasBodyInput() bool {
 }
 
 // checkInput checks that s is an object schema that declares every path
-// parameter as a required property, and that it resolves (a bad pattern
-// or $ref is caught here, not at the first call).
-func checkInput(s *jsonschema.Schema, tmpl Template) []error {
+// parameter as a required property, and, when resolve is set, that it
+// resolves (a bad pattern or $ref is caught here, not at the first call).
+func checkInput(s *jsonschema.Schema, tmpl Template, resolve bool) []error {
 	var errs []error
 	if s.Type != "object" {
 		errs = append(errs, errors.New(`input must be a JSON Schema with type: object`))
@@ -374,8 +386,10 @@ func checkInput(s *jsonschema.Schema, tmpl Template) []error {
 			errs = append(errs, fmt.Errorf("path parameter {%s} must be a string, number or integer, not %s", p, ps.Type))
 		}
 	}
-	if _, err := s.Resolve(nil); err != nil {
-		errs = append(errs, fmt.Errorf("input is not a usable JSON Schema: %v", err))
+	if resolve {
+		if _, err := s.Resolve(nil); err != nil {
+			errs = append(errs, fmt.Errorf("input is not a usable JSON Schema: %v", err))
+		}
 	}
 	return errs
 }

@@ -302,6 +302,47 @@ func TestAddTools(t *testing.T) {
 	}
 }
 
+// TestAddResolvedTools checks that AddResolvedTools leaves out resolving
+// the input schema, and only that: the other checks still refuse.
+func TestAddResolvedTools(t *testing.T) {
+	t.Parallel()
+	badPattern := `{"type":"object","properties":{"id":{"type":"string","pattern":"(unclosed"}},"required":["id"]}`
+	good := `{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}`
+	tests := []struct {
+		name     string
+		service  string
+		input    string
+		resolved bool
+		want     string // "" : accepted
+	}{
+		{"AddTools resolves", "crm", badPattern, false, "input is not a usable JSON Schema"},
+		{"AddResolvedTools does not", "crm", badPattern, true, ""},
+		{"AddResolvedTools checks the service", "nope", good, true, `service "nope" is not defined`},
+		{"AddResolvedTools checks path parameters", "crm", `{"type":"object","properties":{}}`, true, "path parameter {id} is not an input"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(writeFile(t, issueExample), lookupMap(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tl := Tool{Name: "get_quote", Description: "Read a quote.", Service: tc.service, Method: "GET", Path: "/quotes/{id}", Input: mustSchema(t, tc.input)}
+			add := c.AddTools
+			if tc.resolved {
+				add = c.AddResolvedTools
+			}
+			err = add([]Tool{tl})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("add(%s) = %v, want it accepted", tc.input, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("add(%s) = %v, want %q", tc.input, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestExamplesLoad(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("../examples/*.yaml")

@@ -407,40 +407,52 @@ func Expand(cfg *config.Config, opts *ExpandOptions) error {
 		for _, t := range cfg.Tools {
 			taken = append(taken, t.Name)
 		}
-		tools, err := importTools(p, dir, Options{Service: s.Name, Auth: s.Auth, Operations: s.Operations, Taken: taken})
+		tools, cached, save, err := importTools(p, dir, Options{Service: s.Name, Auth: s.Auth, Operations: s.Operations, Taken: taken})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", s.Name, err))
 			continue
 		}
-		if err := cfg.AddTools(tools); err != nil {
-			errs = append(errs, fmt.Errorf("service %q: importing %s: %w", s.Name, s.OpenAPI, err))
+		add := cfg.AddTools
+		if cached {
+			// The cache holds only tools AddTools accepted: their schemas
+			// resolved then, and resolving 500 again is most of the cost
+			// of a start.
+			add = cfg.AddResolvedTools
 		}
+		if err := add(tools); err != nil {
+			errs = append(errs, fmt.Errorf("service %q: importing %s: %w", s.Name, s.OpenAPI, err))
+			continue
+		}
+		save()
 	}
 	return errors.Join(errs...)
 }
 
 // importTools returns the tools of the document at path, from the cache in
-// dir when it has them ("" : no cache).
-func importTools(path, dir string, opts Options) ([]config.Tool, error) {
+// dir when it has them ("": no cache), and whether they came from it. save
+// stores freshly imported tools in the cache; the caller calls it once the
+// configuration has accepted them, so that only accepted tools are ever
+// cached.
+func importTools(path, dir string, opts Options) (tools []config.Tool, cached bool, save func(), err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
+		return nil, false, nil, fmt.Errorf("reading OpenAPI document: %w", err)
 	}
 	key := cacheKey(data, opts)
 	if tools, ok := readCache(dir, key); ok {
 		for i := range tools {
 			tools[i].Service = opts.Service
 		}
-		return tools, nil
+		return tools, true, func() {}, nil
 	}
 	doc, err := parse(path, data)
 	if err != nil {
-		return nil, err
+		return nil, false, nil, err
 	}
-	tools, _, err := doc.Tools(opts)
+	tools, _, err = doc.Tools(opts)
 	if err != nil {
-		return nil, err
+		return nil, false, nil, err
 	}
-	writeCache(dir, key, doc.refs, tools)
-	return tools, nil
+	fresh := slices.Clone(tools) // as converted, before validation fills them in
+	return tools, false, func() { writeCache(dir, key, doc.refs, fresh) }, nil
 }

@@ -50,9 +50,10 @@ type operation struct {
 	window     time.Duration // how long results replay
 	offersKey  bool          // idempotency_key is offered (idempotent, and not an input of its own)
 
-	once  sync.Once
-	input *jsonschema.Resolved
-	props map[string]*jsonschema.Resolved // each property alone, for messages that name it
+	once       sync.Once
+	input      *jsonschema.Resolved
+	props      map[string]*jsonschema.Resolved // each property alone, for messages that name it
+	resolveErr error                           // why the input schema does not resolve
 }
 
 // operationTools returns the declared tools d offers, in declaration
@@ -98,13 +99,16 @@ func newOperation(t config.Tool, svc config.Service) *operation {
 	return op
 }
 
-// resolve resolves the input schema once. config.Load has resolved it
-// already, so a failure here is a programmer error.
-func (op *operation) resolve() {
+// resolve resolves the input schema once. config has resolved it at
+// start-up, except for tools config.AddResolvedTools accepted (an OpenAPI
+// import read from its cache); a schema that fails here after all, say
+// from a damaged cache, refuses the call rather than ending the process.
+func (op *operation) resolve() error {
 	op.once.Do(func() {
 		r, err := op.tool.Input.Resolve(nil)
 		if err != nil {
-			panic(fmt.Sprintf("tools: input schema of %s does not resolve: %v", op.tool.Name, err))
+			op.resolveErr = err
+			return
 		}
 		op.input, op.props = r, map[string]*jsonschema.Resolved{}
 		for name, ps := range op.tool.Input.Properties {
@@ -116,6 +120,7 @@ func (op *operation) resolve() {
 			}
 		}
 	})
+	return op.resolveErr
 }
 
 // resultSchema is the output schema of every operation, encoded once.
@@ -199,7 +204,9 @@ func (d Deps) callOperation(ctx context.Context, op *operation, mreq *mcp.CallTo
 // the value the model sent: it may be long, or something it should not
 // have had.
 func (op *operation) validate(args json.RawMessage) (map[string]json.RawMessage, *refusal) {
-	op.resolve()
+	if err := op.resolve(); err != nil {
+		return nil, refuse(reasonTool, "the input schema of %s cannot be used (%s), so it was not called; run keyveil check and tell the operator", op.tool.Name, shorten(err.Error(), 200))
+	}
 	raw := map[string]json.RawMessage{}
 	if len(bytes.TrimSpace(args)) > 0 && string(bytes.TrimSpace(args)) != "null" {
 		if err := json.Unmarshal(args, &raw); err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/keyveil/keyveil/config"
@@ -484,4 +485,32 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatalf("reading %s (run go test ./tools -run TestOperationSnapshots -update): %v", path, err)
 	}
 	return string(b)
+}
+
+// TestUnresolvableSchemaRefused checks that an input schema that does not
+// resolve at the first call (config.AddResolvedTools skipped resolving it,
+// say for a damaged OpenAPI cache) refuses the call, sends nothing, and
+// leaves the server up.
+func TestUnresolvableSchemaRefused(t *testing.T) {
+	t.Parallel()
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {})
+	d := opsDeps(t, srv.URL, allScopes, nil)
+	bad := config.Tool{Name: "bad_pattern", Description: "Has a pattern Go cannot compile.", Service: "crm", Method: "GET", Path: "/quotes",
+		Input: &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{"q": {Type: "string", Pattern: "(unclosed"}}}}
+	if err := d.Config.AddResolvedTools([]config.Tool{bad}); err != nil {
+		t.Fatal(err)
+	}
+	cs := connect(t, d, protocolVersions[0])
+	for range 2 {
+		res := call(t, cs, "bad_pattern", map[string]any{"q": "x"})
+		if !res.IsError || !strings.Contains(text(res), "input schema of bad_pattern cannot be used") {
+			t.Errorf("bad_pattern = %s, want a refusal naming the schema", text(res))
+		}
+	}
+	if res := call(t, cs, "get_quote", map[string]any{"id": "Q-1"}); res.IsError {
+		t.Errorf("get_quote after the refusal = %s", text(res))
+	}
+	if n := len(srv.requests()); n != 1 {
+		t.Errorf("downstream saw %d requests, want 1 (get_quote only)", n)
+	}
 }
