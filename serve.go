@@ -150,10 +150,18 @@ func (a *app) openAudit() (w io.Writer, close func() error, err error) {
 		return nil, nil, fmt.Errorf("opening audit log: %w", err)
 	}
 	// An existing file keeps its mode on open; tighten it, since the audit
-	// names services, paths and key fingerprints.
-	if err := f.Chmod(0o600); err != nil {
-		_ = f.Close()
-		return nil, nil, fmt.Errorf("setting audit log mode to 0600: %w", err)
+	// names services, paths and key fingerprints. Only a regular file: a
+	// device or pipe (--audit-log /dev/null, a FIFO a log collector reads)
+	// is shared with the rest of the system, and run as root keyveil would
+	// otherwise make /dev/null unwritable for every other user.
+	if fi, err := f.Stat(); err != nil || fi.Mode().IsRegular() {
+		if err == nil {
+			err = f.Chmod(0o600)
+		}
+		if err != nil {
+			_ = f.Close()
+			return nil, nil, fmt.Errorf("setting audit log mode to 0600: %w", err)
+		}
 	}
 	gw := a.red.NewWriter(f)
 	return gw, func() error {
