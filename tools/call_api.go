@@ -337,17 +337,16 @@ func parseCallInput(args json.RawMessage) (callInput, *refusal) {
 }
 
 func (d Deps) pickService(name string) (config.Service, *refusal) {
-	names := quoteList(d.serviceNames())
 	if name == "" {
 		if len(d.Config.Services) == 1 {
 			return d.Config.Services[0], nil
 		}
-		return config.Service{}, refuse(reasonService, "service is missing and there are %d services; set service to one of %s", len(d.Config.Services), names)
+		return config.Service{}, refuse(reasonService, "service is missing and there are %d services; set service to one of %s", len(d.Config.Services), quoteList(d.serviceNames()))
 	}
 	if s, ok := d.Config.Service(name); ok {
 		return s, nil
 	}
-	return config.Service{}, refuse(reasonService, "there is no service %s; set service to one of %s (see list_services)", shortQuote(name), names)
+	return config.Service{}, refuse(reasonService, "there is no service %s; set service to one of %s (see list_services)", shortQuote(name), quoteList(d.serviceNames()))
 }
 
 // serviceMethods returns the methods svc's rules name that call_api will

@@ -176,21 +176,31 @@ func marshalJSON(v any) []byte {
 // structuredResult returns a result carrying v both as structuredContent and
 // as JSON text, after redaction of the text.
 func (d Deps) structuredResult(v any, isError bool) *mcp.CallToolResult {
-	text := d.Redact(marshalJSON(v))
+	plain := marshalJSON(v)
+	text := d.Redact(plain)
 	var structured any = v
-	// Re-read the redacted text so structuredContent and text agree even
-	// when Redact changed something.
-	var back any
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.UseNumber()
-	if err := dec.Decode(&back); err == nil {
-		structured = back
+	// When Redact changed something, re-read the redacted text so that
+	// structuredContent and text agree. It returns its argument itself
+	// when it changed nothing, and then v already agrees.
+	if !sameBytes(text, plain) {
+		var back any
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.UseNumber()
+		if err := dec.Decode(&back); err == nil {
+			structured = back
+		}
 	}
 	return &mcp.CallToolResult{
 		Content:           []mcp.Content{&mcp.TextContent{Text: string(text)}},
 		StructuredContent: structured,
 		IsError:           isError,
 	}
+}
+
+// sameBytes reports whether a and b are the same slice of the same array,
+// which is how Redact says it found nothing.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // errorResult returns a tool error whose text is msg, redacted.

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/keyveil/keyveil/config"
 )
 
 var update = flag.Bool("update", false, "rewrite tools/testdata/*.golden.json from the current tool definitions")
@@ -302,6 +304,29 @@ func TestSchemasResolve(t *testing.T) {
 					t.Errorf("%s: schema does not resolve: %v", tool.Tool.Name, err)
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkStructuredResult measures shaping a small JSON response into a
+// result, and the SDK's encoding of it, when redaction finds nothing.
+func BenchmarkStructuredResult(b *testing.B) {
+	cfg, err := config.Load("", func(k string) (string, bool) {
+		if k == "MCP_API_BASE_URL" {
+			return "https://api.example.com", true
+		}
+		return "", false
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := Deps{Config: cfg}.withDefaults()
+	body, _ := parseJSON([]byte(`{"id":"Q-1","total":1200,"currency":"EUR","lines":[{"sku":"A","qty":2},{"sku":"B","qty":1}]}`))
+	v := callResult{Status: 200, Headers: map[string]string{"Content-Type": "application/json"}, Body: body}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(d.structuredResult(v, false)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
