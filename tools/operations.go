@@ -126,17 +126,17 @@ func (op *operation) resolve() error {
 // resultSchema is the output schema of every operation, encoded once.
 var resultSchema = sync.OnceValue(func() json.RawMessage { return marshalJSON(callResultSchema()) })
 
-// definition is the tool as tools/list shows it. The schemas are handed
-// to the SDK already encoded: it would otherwise re-encode every schema
-// for every tools/list, which for a large OpenAPI import costs more than
-// everything else keyveil does at start-up.
+// definition is the tool as tools/list shows it. Register hands the
+// input schema to the SDK encoded (see encodeSchema), on as many CPUs as
+// there are; the output schema, the same for every operation, is encoded
+// once.
 func (op *operation) definition() *mcp.Tool {
 	t := op.tool
 	return &mcp.Tool{
 		Name:         t.Name,
 		Title:        t.Annotations.Title,
 		Description:  t.Description,
-		InputSchema:  json.RawMessage(marshalJSON(op.inputSchema())),
+		InputSchema:  op.inputSchema(),
 		OutputSchema: resultSchema(),
 		Annotations: &mcp.ToolAnnotations{
 			Title:           t.Annotations.Title,
