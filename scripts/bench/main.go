@@ -85,6 +85,9 @@ func main() {
 	hwmBig := p.status("VmHWM")
 	p.stop()
 
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average during the run (1, 5, 15 min): %s\n\n", strings.Join(strings.Fields(string(b))[:3], " "))
+	}
 	fmt.Printf("| measure | median | p90 | target |\n|---|---|---|---|\n")
 	fmt.Printf("| cold start: spawn → initialize reply (%d runs) | %s | %s | ≤ 8 ms |\n", *runs, ms(median(initT)), ms(pct(initT, 90)))
 	fmt.Printf("| cold start: spawn → tools/list reply | %s | %s | ≤ 8 ms |\n", ms(median(listT)), ms(pct(listT, 90)))
