@@ -39,6 +39,33 @@ func BenchmarkCallAPI(b *testing.B) {
 		}
 	})
 
+	// The floor: a bare go-sdk server whose one tool returns a constant,
+	// over the same pipes and stdio transport, with no HTTP call. What
+	// "keyveil" costs above direct+floor is keyveil's own work.
+	b.Run("sdk-floor", func(b *testing.B) {
+		ctx := context.Background()
+		s := mcp.NewServer(&mcp.Implementation{Name: "floor", Version: "0"}, nil)
+		s.AddTool(&mcp.Tool{Name: "noop", InputSchema: map[string]any{"type": "object"}},
+			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: `{"status":200}`}}}, nil
+			})
+		cr, sw := io.Pipe()
+		sr, cw := io.Pipe()
+		go func() { _ = s.Run(ctx, &stdio.Transport{In: sr, Out: sw}) }()
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "0"}, nil).
+			Connect(ctx, &mcp.IOTransport{Reader: cr, Writer: cw}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cs.Close()
+		params := &mcp.CallToolParams{Name: "noop", Arguments: map[string]any{}}
+		for b.Loop() {
+			if _, err := cs.CallTool(ctx, params); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+
 	b.Run("keyveil", func(b *testing.B) {
 		b.Setenv("MCP_API_KEY", fakeKey)
 		b.Setenv("MCP_API_BASE_URL", srv.URL)
