@@ -54,15 +54,23 @@ func readCache(dir, key string) ([]config.Tool, bool) {
 	if err != nil {
 		return nil, false
 	}
-	version, refs, tools, err := readEntry(b)
-	if err != nil || version != cacheVersion {
+	var e struct {
+		Version string            `json:"version"`
+		Refs    map[string]string `json:"refs"`
+		Tools   []cachedTool      `json:"tools"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil || e.Version != cacheVersion {
 		return nil, false
 	}
-	for path, sum := range refs {
+	for path, sum := range e.Refs {
 		data, err := os.ReadFile(path)
 		if err != nil || hashHex(data) != sum {
 			return nil, false
 		}
+	}
+	tools, err := decodeTools(e.Tools)
+	if err != nil {
+		return nil, false
 	}
 	return tools, true
 }
