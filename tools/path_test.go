@@ -1,7 +1,9 @@
 package tools
 
 import (
+	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -119,4 +121,42 @@ func TestSchemeLike(t *testing.T) {
 			t.Errorf("schemeLike(%q) = %v, want %v", p, got, want)
 		}
 	}
+}
+
+// FuzzRelativePath checks the confinement property for any input: a path
+// relativePath accepts, appended to a base URL, keeps the origin and the
+// base path, and no layer of percent-decoding turns it into a dot segment,
+// a backslash or a control character.
+func FuzzRelativePath(f *testing.F) {
+	for _, s := range []string{"/quotes/1", "/a/%2e%2e/b", "/%252e%252e/x", "//evil.example", "/a\\b", "/ok%20space/é", "/x;..", "/a/..;/b"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://api.example.com/api/v2")
+	f.Fuzz(func(t *testing.T, p string) {
+		rel, r := relativePath(p)
+		if r != nil {
+			return
+		}
+		u, err := url.Parse(base.String() + rel)
+		if err != nil {
+			t.Fatalf("relativePath(%q) = %q, which does not parse appended to the base: %v", p, rel, err)
+		}
+		if u.Scheme != base.Scheme || u.Host != base.Host {
+			t.Fatalf("relativePath(%q) = %q leaves the origin: %s", p, rel, u)
+		}
+		if !strings.HasPrefix(u.EscapedPath(), base.Path+"/") {
+			t.Fatalf("relativePath(%q) = %q leaves the base path: %s", p, rel, u.EscapedPath())
+		}
+		cur := rel
+		for range maxDecodeRounds + 1 {
+			if hasDotSegment(cur) || strings.Contains(cur, `\`) || hasControl(cur) {
+				t.Fatalf("relativePath(%q) = %q, which decodes to %q", p, rel, cur)
+			}
+			next, err := url.PathUnescape(cur)
+			if err != nil || next == cur {
+				break
+			}
+			cur = next
+		}
+	})
 }
