@@ -127,25 +127,7 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 // session speaking version. Both sessions close with the test.
 func connect(t *testing.T, d Deps, version string) *mcp.ClientSession {
 	t.Helper()
-	ctx := context.Background()
-	server := mcp.NewServer(&mcp.Implementation{Name: "keyveil-test", Version: "0"}, nil)
-	Register(server, d)
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := server.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatalf("server.Connect: %v", err)
-	}
-	t.Cleanup(func() { _ = ss.Close() })
-	client := mcp.NewClient(&mcp.Implementation{Name: "keyveil-test-client", Version: "0"}, nil)
-	cs, err := client.Connect(ctx, ct, &mcp.ClientSessionOptions{ProtocolVersion: version})
-	if err != nil {
-		t.Fatalf("client.Connect(%s): %v", version, err)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
-	if got := cs.InitializeResult().ProtocolVersion; got != version {
-		t.Fatalf("negotiated protocol %q, want %q", got, version)
-	}
-	return cs
+	return connectWith(t, d, version, nil)
 }
 
 // call runs call_api (or another tool) and returns the result.
