@@ -126,9 +126,9 @@ func (a *app) deps(audit *tools.Auditor, keyScopes []string) tools.Deps {
 }
 
 // newServer returns the MCP server with keyveil's tools registered, for a
-// caller holding keyScopes (see deps). The
-// SDK's own session chatter is logged only at debug level or when it is a
-// warning, so the default stderr shows keyveil's lines, not the SDK's.
+// caller holding keyScopes (see deps). The SDK's own session chatter is
+// logged only at debug level, its warnings always, so the default stderr
+// shows keyveil's lines, not the SDK's.
 func (a *app) newServer(audit *tools.Auditor, keyScopes []string) *mcp.Server {
 	sdkLog := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if a.logger.Enabled(context.Background(), slog.LevelDebug) {
@@ -226,6 +226,9 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			case <-time.After(hardStop):
 			}
 			a.logger.Error("in-flight calls did not finish; exiting")
+			// os.Exit skips the deferred closes: flush what the guarded
+			// writers still hold, so the last audit lines are not lost.
+			_ = closeAudit()
 			_ = a.stderr.Close()
 			os.Exit(1)
 		case <-ctx.Done():
@@ -269,8 +272,8 @@ func serviceSummary(a *app) string {
 	var parts []string
 	for _, c := range a.set.Credentials() {
 		p := c.Service + "(" + c.Auth.Scheme()
-		if c.Auth.Env != "" {
-			p += " " + c.Auth.Env + " from " + string(c.Source)
+		if env := c.Auth.SecretEnv(); env != "" {
+			p += " " + env + " from " + string(c.Source)
 		}
 		parts = append(parts, p+")")
 	}
