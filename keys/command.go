@@ -69,9 +69,9 @@ func Command(args []string, stdout, stderr io.Writer) error {
 					return fmt.Errorf("keys create: --expires: %w", err)
 				}
 			}
-			rt, err := ParseRate(*rate)
+			rt, err := ParseRate(*rate) // its errors name --rate already
 			if err != nil {
-				return fmt.Errorf("keys create: --rate: %w", err)
+				return fmt.Errorf("keys create: %w", err)
 			}
 			plaintext, k, err := r.Create(*name, splitList(*scopes), lifetime, rt)
 			if err != nil {
