@@ -189,14 +189,24 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func noArgs(pos []string) error {
 	if len(pos) > 0 {
+		if id, _, ok := split(pos[0]); ok {
+			return fmt.Errorf("unexpected argument: a whole key (id %s)", id)
+		}
 		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	return nil
 }
 
+// oneID returns the one positional argument, a key id. A whole key pasted
+// in its place (the natural thing to do with a leaked one) is refused by
+// its id alone: echoing it in "no key with this id" would print the secret
+// to a terminal or a CI log, which the package promises never to do.
 func oneID(pos []string) (string, error) {
 	if len(pos) != 1 {
 		return "", errors.New("want exactly one key id (see keys list)")
+	}
+	if id, _, ok := split(pos[0]); ok {
+		return "", fmt.Errorf("want a key id, not a whole key; this key's id is %s", id)
 	}
 	return pos[0], nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -146,5 +147,31 @@ func TestCommandRegistryFromEnv(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("keys create did not write %s from %s: %v", path, EnvKeys, err)
+	}
+}
+
+// TestCommandDoesNotEchoAPastedKey: a whole key given where an id belongs
+// is refused without repeating its secret.
+func TestCommandDoesNotEchoAPastedKey(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "keys.json")
+	out, _, err := runCommand(t, "create", "--keys", path, "--name", "leaked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(out)
+	id, secret, _ := split(key)
+	for _, args := range [][]string{
+		{"revoke", key, "--keys", path},
+		{"rotate", key, "--keys", path},
+		{"list", key, "--keys", path},
+	} {
+		out, errOut, err := runCommand(t, args...)
+		if err == nil || !strings.Contains(err.Error(), id) {
+			t.Errorf("Command(%s KEY) = %v, want an error naming the key's id %s", args[0], err, id)
+		}
+		if strings.Contains(out+errOut+fmt.Sprint(err), secret) {
+			t.Errorf("Command(%s KEY) repeated the key's secret: %v; stderr %q", args[0], err, errOut)
+		}
 	}
 }
