@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func TestEndToEndBothHeadersBothVersions(t *testing.T) {
 				if got := cs.InitializeResult().ProtocolVersion; got != version {
 					t.Errorf("negotiated protocol %s, want %s", got, version)
 				}
-				if got, want := toolNames(t, cs), []string{"echo_headers", "write_thing"}; !equal(got, want) {
+				if got, want := toolNames(t, cs), []string{"echo_headers", "write_thing"}; !slices.Equal(got, want) {
 					t.Errorf("tools/list = %q, want %q", got, want)
 				}
 				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo_headers"})
@@ -158,8 +159,6 @@ func TestEndToEndBothHeadersBothVersions(t *testing.T) {
 		}
 	}
 }
-
-func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
 
 func TestScopesFilterTools(t *testing.T) {
 	t.Parallel()
@@ -184,7 +183,7 @@ func TestScopesFilterTools(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := toolNames(t, cs); !equal(got, tc.wantTools) {
+			if got := toolNames(t, cs); !slices.Equal(got, tc.wantTools) {
 				t.Errorf("tools/list for %s = %q, want %q", tc.name, got, tc.wantTools)
 			}
 			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "write_thing"})
