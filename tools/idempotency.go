@@ -287,26 +287,21 @@ func (d Deps) replayResult(f *flight) *mcp.CallToolResult {
 	return res
 }
 
-// takeIdempotencyKey removes the idempotency_key argument from args and
-// returns it. Arguments that are not a JSON object are returned as they
-// are, for the schema check to refuse.
-func takeIdempotencyKey(args json.RawMessage) (json.RawMessage, string, *refusal) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(args, &m); err != nil || m == nil {
-		return args, "", nil
-	}
-	raw, ok := m[idempotencyArg]
+// takeIdempotencyKey removes the idempotency_key argument from args (from
+// argObject; nil, for arguments that are not an object, is left for the
+// schema check to refuse) and returns it.
+func takeIdempotencyKey(args map[string]json.RawMessage) (string, *refusal) {
+	raw, ok := args[idempotencyArg]
 	if !ok {
-		return args, "", nil
+		return "", nil
 	}
-	delete(m, idempotencyArg)
-	rest, _ := json.Marshal(m) // re-encodes valid JSON only
+	delete(args, idempotencyArg)
 	if string(raw) == "null" {
-		return rest, "", nil
+		return "", nil
 	}
 	var key string
 	if err := json.Unmarshal(raw, &key); err != nil || key == "" || len(key) > 255 {
-		return nil, "", refuse(reasonInput, "idempotency_key must be a string of 1 to 255 characters naming the operation")
+		return "", refuse(reasonInput, "idempotency_key must be a string of 1 to 255 characters naming the operation")
 	}
-	return rest, key, nil
+	return key, nil
 }

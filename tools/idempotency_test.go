@@ -247,7 +247,15 @@ func TestIdempotencyKeyArgument(t *testing.T) {
 		{`[1]`, `[1]`, "", false},
 	}
 	for _, tc := range tests {
-		rest, key, r := takeIdempotencyKey(json.RawMessage(tc.args))
+		// Arguments that are not an object pass as they are, for the
+		// schema check to refuse.
+		args := argObject(json.RawMessage(tc.args))
+		key, r := takeIdempotencyKey(args)
+		rest := tc.args
+		if args != nil {
+			b, _ := json.Marshal(args)
+			rest = string(b)
+		}
 		if (r != nil) != tc.wantErr || key != tc.wantKey || (!tc.wantErr && string(rest) != tc.wantRest) {
 			t.Errorf("takeIdempotencyKey(%s) = %s, %q, %v; want %s, %q, error %v", tc.args, rest, key, r, tc.wantRest, tc.wantKey, tc.wantErr)
 		}

@@ -160,20 +160,20 @@ func (op *operation) inputSchema() *jsonschema.Schema {
 // through the guardrails.
 func (d Deps) callOperation(ctx context.Context, op *operation, mreq *mcp.CallToolRequest, rec *Record) *mcp.CallToolResult {
 	t := op.tool
-	args := mreq.Params.Arguments
 	rec.Path = auditPath(t.Path)
 	if d.ReadOnly && !t.ReadOnly() {
 		// Not offered under --read-only; a stale client may still call.
 		return d.refused(rec, refuse(reasonReadOnly, "keyveil is running in read-only mode and %s is not read-only; it was not called", t.Name))
 	}
+	raw := argObject(mreq.Params.Arguments)
 	var key string
 	if op.offersKey {
 		var r *refusal
-		if args, key, r = takeIdempotencyKey(args); r != nil {
+		if key, r = takeIdempotencyKey(raw); r != nil {
 			return d.refused(rec, r)
 		}
 	}
-	raw, r := op.validate(args)
+	raw, r := op.validate(raw)
 	if r != nil {
 		return d.refused(rec, r)
 	}
@@ -199,19 +199,29 @@ func (d Deps) callOperation(ctx context.Context, op *operation, mreq *mcp.CallTo
 	}, req, rec)
 }
 
-// validate checks args against the tool's input schema before anything is
-// built. Messages name the argument and what it must be, and never repeat
-// the value the model sent: it may be long, or something it should not
-// have had.
-func (op *operation) validate(args json.RawMessage) (map[string]json.RawMessage, *refusal) {
+// argObject decodes a call's arguments, once for the whole call: absent or
+// null is no arguments, and nil means they are not a JSON object (validate
+// refuses that).
+func argObject(args json.RawMessage) map[string]json.RawMessage {
+	raw := map[string]json.RawMessage{}
+	if t := bytes.TrimSpace(args); len(t) > 0 && string(t) != "null" {
+		if err := json.Unmarshal(t, &raw); err != nil {
+			return nil
+		}
+	}
+	return raw
+}
+
+// validate checks the arguments (from argObject) against the tool's input
+// schema before anything is built. Messages name the argument and what it
+// must be, and never repeat the value the model sent: it may be long, or
+// something it should not have had.
+func (op *operation) validate(raw map[string]json.RawMessage) (map[string]json.RawMessage, *refusal) {
 	if err := op.resolve(); err != nil {
 		return nil, refuse(reasonTool, "the input schema of %s cannot be used (%s), so it was not called; run keyveil check and tell the operator", op.tool.Name, shorten(err.Error(), 200))
 	}
-	raw := map[string]json.RawMessage{}
-	if len(bytes.TrimSpace(args)) > 0 && string(bytes.TrimSpace(args)) != "null" {
-		if err := json.Unmarshal(args, &raw); err != nil {
-			return nil, refuse(reasonInput, "the arguments must be a JSON object with %s", argList(op.allowed))
-		}
+	if raw == nil {
+		return nil, refuse(reasonInput, "the arguments must be a JSON object with %s", argList(op.allowed))
 	}
 	for name := range raw {
 		if !slices.Contains(op.allowed, name) {
