@@ -254,7 +254,7 @@ func (c *Config) validate() error {
 // wrapping a [fieldError] so that a file error can point at its key.
 func (s *Service) validate() []error {
 	if !isServiceName(s.Name) {
-		return []error{fmt.Errorf("service name %q: use 1-32 lower-case letters, digits, '-' or '_', starting with a letter", s.Name)}
+		return []error{fmt.Errorf("service name %s: use 1-32 lower-case letters, digits, '-' or '_', starting with a letter", quote(s.Name))}
 	}
 	var errs []error
 	add := func(field string, err error) {
@@ -298,7 +298,7 @@ func (s *Service) validate() []error {
 	}
 	for _, h := range s.DenyHeaders {
 		if !isToken(h) {
-			add("deny_headers", fmt.Errorf("deny_headers: %q is not a header name", h))
+			add("deny_headers", fmt.Errorf("deny_headers: %s is not a header name", quote(h)))
 		}
 	}
 	if s.OpenAPI != "" && len(s.Operations) == 0 {
@@ -328,7 +328,7 @@ func (s *Service) validate() []error {
 // to this service's origin only.
 func (s *Service) checkHeader(name, value string) error {
 	if !isToken(name) {
-		return fmt.Errorf("header name %q is not valid", name)
+		return fmt.Errorf("header name %s is not valid", quote(name))
 	}
 	switch strings.ToLower(name) {
 	case "authorization", "proxy-authorization", "cookie":
@@ -383,7 +383,7 @@ func (a *Auth) validate() (string, error) {
 	case "":
 		return "type", fmt.Errorf("auth type is missing; %s", known)
 	default:
-		return "type", fmt.Errorf("auth type %q is not known; %s", a.Type, known)
+		return "type", fmt.Errorf("auth type %s is not known; %s", quote(a.Type), known)
 	}
 	if a.Env == "" {
 		return "env", fmt.Errorf("auth needs env: the name of the environment variable that holds the key (never the key itself)")
@@ -411,7 +411,7 @@ func (a *Auth) validate() (string, error) {
 			return "username_env", fmt.Errorf("key_as: username sends the key as the user name and no password, so username_env has nothing to do; remove it")
 		}
 	default:
-		return "key_as", fmt.Errorf("key_as %q is not known; use password (user from username_env, password = key) or username (user = key, no password, as Stripe expects)", a.KeyAs)
+		return "key_as", fmt.Errorf("key_as %s is not known; use password (user from username_env, password = key) or username (user = key, no password, as Stripe expects)", quote(a.KeyAs))
 	}
 	if a.UsernameEnv != "" {
 		if err := checkEnvName("auth username_env", a.UsernameEnv); err != nil {
@@ -451,7 +451,7 @@ func (a *Auth) validateOAuth2() (string, error) {
 	}
 	for _, sc := range a.Scopes {
 		if sc == "" || strings.ContainsAny(sc, " \t\"\\") {
-			return "scopes", fmt.Errorf("auth scopes: %q is not an OAuth scope (no spaces or quotes)", sc)
+			return "scopes", fmt.Errorf("auth scopes: %s is not an OAuth scope (no spaces or quotes)", quote(sc))
 		}
 	}
 	return "", nil

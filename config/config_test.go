@@ -88,6 +88,7 @@ func TestLoadEnvErrors(t *testing.T) {
 		{"userinfo", map[string]string{"MCP_API_BASE_URL": "https://u:p@a.example/"}, "user name"},
 		{"bad auth", map[string]string{"MCP_API_BASE_URL": "https://a.example", "MCP_API_AUTH": "token"}, "MCP_API_AUTH"},
 		{"header without name", map[string]string{"MCP_API_BASE_URL": "https://a.example", "MCP_API_AUTH": "header:"}, "needs a name"},
+		{"key as auth", map[string]string{"MCP_API_BASE_URL": "https://a.example", "MCP_API_AUTH": "Bearer sk-live-LEAKCHECK0123456789abcdef"}, "MCP_API_AUTH: (a value that looks like a secret, not shown) is not an auth scheme"},
 		{"bad rule", map[string]string{"MCP_API_BASE_URL": "https://a.example", "MCP_API_ALLOW": "GET"}, "MCP_API_ALLOW"},
 		{"bad timeout", map[string]string{"MCP_API_BASE_URL": "https://a.example", "MCP_API_TIMEOUT": "soon"}, "MCP_API_TIMEOUT"},
 		{"bad cap", map[string]string{"MCP_API_BASE_URL": "https://a.example", "MCP_API_MAX_RESPONSE_BYTES": "-1"}, "MCP_API_MAX_RESPONSE_BYTES"},

@@ -134,11 +134,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where, rel string,
 		}
 		fi, ok := fields[key]
 		if !ok {
-			d.errorf(k, "%s: unknown key %q%s; the keys are %s", where, key, suggest(key, names), strings.Join(names, ", "))
+			d.errorf(k, "%s: unknown key %s%s; the keys are %s", where, quote(key), suggest(key, names), strings.Join(names, ", "))
 			continue
 		}
 		if seen[key] {
-			d.errorf(k, "%s: key %q is written twice; keep one", where, key)
+			d.errorf(k, "%s: key %s is written twice; keep one", where, quote(key))
 			continue
 		}
 		seen[key] = true
@@ -239,7 +239,7 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, where, rel string, 
 				continue
 			}
 			if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
-				d.errorf(k, "%s: %q is written twice; keep one", where, k.Value)
+				d.errorf(k, "%s: %s is written twice; keep one", where, quote(k.Value))
 				continue
 			}
 			e := reflect.New(v.Type().Elem()).Elem()

@@ -138,14 +138,14 @@ func ParseAuth(s string) (Auth, error) {
 	switch a.Type {
 	case AuthBearer, AuthBasic, AuthNone:
 		if name != "" {
-			return a, fmt.Errorf("%q takes no name; use bearer, basic, none, header:NAME or query:NAME", s)
+			return a, fmt.Errorf("%s takes no name; use bearer, basic, none, header:NAME or query:NAME", quote(s))
 		}
 	case AuthHeader, AuthQuery:
 		if name == "" || !isToken(name) {
-			return a, fmt.Errorf("%q needs a name, like %s:X-API-Key", s, a.Type)
+			return a, fmt.Errorf("%s needs a name, like %s:X-API-Key", quote(s), a.Type)
 		}
 	default:
-		return a, fmt.Errorf("%q is not an auth scheme; use bearer, basic, none, header:NAME or query:NAME", s)
+		return a, fmt.Errorf("%s is not an auth scheme; use bearer, basic, none, header:NAME or query:NAME", quote(s))
 	}
 	return a, nil
 }

@@ -64,7 +64,7 @@ func parseFile(path string, data []byte) (*Config, error) {
 		case "tools":
 			toolsNode = v
 		default:
-			d.errorf(k, "unknown top-level key %q%s; the keys are services and tools", k.Value, suggest(k.Value, known))
+			d.errorf(k, "unknown top-level key %s%s; the keys are services and tools", quote(k.Value), suggest(k.Value, known))
 		}
 	}
 	if servicesNode == nil || (servicesNode.Kind == yaml.MappingNode && len(servicesNode.Content) == 0) || isNull(servicesNode) {
@@ -79,7 +79,7 @@ func parseFile(path string, data []byte) (*Config, error) {
 		for i := 0; i+1 < len(servicesNode.Content); i += 2 {
 			k, v := resolve(servicesNode.Content[i]), resolve(servicesNode.Content[i+1])
 			if isNull(v) {
-				d.errorf(k, "service %q is empty; give it a base_url and auth", k.Value)
+				d.errorf(k, "service %s is empty; give it a base_url and auth", quote(k.Value))
 				continue
 			}
 			s := Service{Name: k.Value, CallAPI: true}

@@ -24,24 +24,25 @@ type Rule struct {
 // so it can be shown to the operator as is.
 func ParseRule(s string) (Rule, error) {
 	fields := strings.Fields(s)
+	q := quote(s)
 	if len(fields) != 2 {
-		return Rule{}, fmt.Errorf("allow rule %q is not of the form \"METHOD /path/glob\" (for example \"GET /**\")", s)
+		return Rule{}, fmt.Errorf("allow rule %s is not of the form \"METHOD /path/glob\" (for example \"GET /**\")", q)
 	}
 	method := strings.ToUpper(fields[0])
 	if method != "*" && !isToken(method) {
-		return Rule{}, fmt.Errorf("allow rule %q: %q is not an HTTP method", s, fields[0])
+		return Rule{}, fmt.Errorf("allow rule %s: %s is not an HTTP method", q, quote(fields[0]))
 	}
 	pattern := fields[1]
 	if !strings.HasPrefix(pattern, "/") {
-		return Rule{}, fmt.Errorf("allow rule %q: the path must begin with \"/\"", s)
+		return Rule{}, fmt.Errorf("allow rule %s: the path must begin with \"/\"", q)
 	}
 	segs := strings.Split(pattern[1:], "/")
 	for _, seg := range segs {
 		if seg == "." || seg == ".." {
-			return Rule{}, fmt.Errorf("allow rule %q: \".\" and \"..\" segments are not allowed", s)
+			return Rule{}, fmt.Errorf("allow rule %s: \".\" and \"..\" segments are not allowed", q)
 		}
 		if seg != "*" && seg != "**" && strings.Contains(seg, "*") {
-			return Rule{}, fmt.Errorf("allow rule %q: \"*\" must be a whole path segment (use \"/*/\" or \"/**\")", s)
+			return Rule{}, fmt.Errorf("allow rule %s: \"*\" must be a whole path segment (use \"/*/\" or \"/**\")", q)
 		}
 	}
 	return Rule{Method: method, Pattern: pattern, segs: segs}, nil

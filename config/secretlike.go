@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -53,6 +54,18 @@ func looksLikeSecret(v string) bool {
 		return false
 	}
 	return entropy(v) >= 3.5
+}
+
+// quote returns v quoted for an error message, or a note that it is not
+// shown when v looks like a secret: a value written in the wrong place of
+// the services file or MCP_API_* is sometimes the key itself, and errors go
+// to stderr and keyveil check's output, which the redactor does not know
+// that key for. The error's file:line still points at it.
+func quote(v string) string {
+	if looksLikeSecret(v) {
+		return "(a value that looks like a secret, not shown)"
+	}
+	return strconv.Quote(v)
 }
 
 // entropy returns the Shannon entropy of s in bits per byte.

@@ -291,7 +291,7 @@ func (c *Config) validateTool(t *Tool, resolve bool) []error {
 	case t.Service == "":
 		add("service", fmt.Errorf("service is missing; name one of %s", strings.Join(c.serviceNames(), ", ")))
 	case !ok:
-		add("service", fmt.Errorf("service %q is not defined; define it under services: or use one of %s", t.Service, strings.Join(c.serviceNames(), ", ")))
+		add("service", fmt.Errorf("service %s is not defined; define it under services: or use one of %s", quote(t.Service), strings.Join(c.serviceNames(), ", ")))
 	}
 	t.Method = strings.ToUpper(t.Method)
 	if !slices.Contains(toolMethods, t.Method) {

@@ -224,6 +224,18 @@ func TestFileErrors(t *testing.T) {
 		{"operations without openapi", svc + "    operations: [a]\n", 5, "operations needs openapi"},
 		{"scopes_env is the key", svc + "    scopes_env: CRM_TOKEN\n", 5, "scopes_env must name its own variable"},
 		{"unknown auth type", "services:\n  crm:\n    base_url: https://c.example\n    auth: {type: token, env: X}\n", 4, `auth type "token" is not known`},
+		// A key pasted where a key name or a word belongs is not repeated
+		// either; the line still points at it.
+		{"secret as auth key", "services:\n  crm:\n    base_url: https://c.example\n    auth: {type: bearer, env: X, " + secret + "}\n", 4, "unknown key (a value that looks like a secret, not shown)"},
+		{"secret as top key", svc + secret + ": 1\n", 5, "unknown top-level key (a value that looks like a secret, not shown)"},
+		{"secret as empty service", "services:\n  " + secret + ":\n", 2, "service (a value that looks like a secret, not shown) is empty"},
+		{"secret as auth type", "services:\n  crm:\n    base_url: https://c.example\n    auth: {type: " + secret + ", env: X}\n", 4, "auth type (a value that looks like a secret, not shown) is not known"},
+		{"secret as key_as", "services:\n  crm:\n    base_url: https://c.example\n    auth: {type: basic, env: X, key_as: " + secret + "}\n", 4, "key_as (a value that looks like a secret, not shown)"},
+		{"secret as oauth scope", "services:\n  crm:\n    base_url: https://c.example\n    auth: {type: oauth2_client_credentials, token_url: https://a.example/t, client_id_env: ID, client_secret_env: SECRET, scopes: [\"Bearer " + secret + "\"]}\n", 4, "auth scopes: (a value that looks like a secret, not shown)"},
+		{"secret as header name", svc + "    headers: {\"Bearer " + secret + "\": x}\n", 5, "header name (a value that looks like a secret, not shown)"},
+		{"secret in deny_headers", svc + "    deny_headers: [\"Bearer " + secret + "\"]\n", 5, "deny_headers: (a value that looks like a secret, not shown)"},
+		{"secret as allow rule", svc + "    allow: [" + secret + "]\n", 5, "allow rule (a value that looks like a secret, not shown)"},
+		{"secret as tool service", svc + strings.Replace(tool, "service: crm", "service: "+secret, 1), 8, "service (a value that looks like a secret, not shown) is not defined"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,7 +259,7 @@ func TestFileErrors(t *testing.T) {
 			if !strings.HasPrefix(line, prefix) {
 				t.Errorf("Load(%q) error line = %q, want prefix %q", tc.body, line, prefix)
 			}
-			for _, leak := range []string{secret, "ghp_LEAKCHECK"} {
+			for _, leak := range []string{secret, strings.ToLower(secret), "ghp_LEAKCHECK"} {
 				if strings.Contains(err.Error(), leak) {
 					t.Errorf("Load(%q) error quotes the inline secret: %v", tc.body, err)
 				}
