@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/keyveil/keyveil/config"
 )
@@ -232,7 +233,7 @@ func loadKey(env *Env, svc config.Service) *loadedKey {
 			return k
 		}
 		data, err := readKeyFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
+		if notAPath(err) {
 			// No such file: the "path" may be the key itself, put in the
 			// wrong variable, so it is not repeated.
 			hint := ""
@@ -285,6 +286,14 @@ func readKeyFile(path string) (string, error) {
 		return "", fmt.Errorf("which is larger than %d KiB; the file should hold just the key", maxKeyFileBytes>>10)
 	}
 	return string(data), nil
+}
+
+// notAPath reports whether err says that a NAME_FILE value names no file
+// at all: it does not exist, is too long to be a file name (a JWT put in
+// NAME_FILE by mistake), or passes through a file as if it were a
+// directory. The value may then be the key itself and must not be quoted.
+func notAPath(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // unwrapPath drops the *os.PathError wrapper, whose path the message

@@ -59,6 +59,10 @@ func TestLoadRefusesBadEnvironment(t *testing.T) {
 		}, name + " and " + name + "_FILE are both set"},
 		{"NAME_FILE missing file", "sk-test-LEAKCHECK-key-not-a-path", setVar(name + "_FILE"), "names a file that does not exist"},
 		{"NAME_FILE missing absolute file", "/nonexistent/LEAKCHECK/key", setVar(name + "_FILE"), "names a file that does not exist"},
+		{"NAME_FILE holding a long key", "eyJhbGciOiJSUzI1NiJ9.LEAKCHECK" + strings.Repeat("x", 300), setVar(name + "_FILE"), "names a file that does not exist"},
+		{"NAME_FILE below a file", "", func(t *testing.T, _ string) {
+			t.Setenv(name+"_FILE", writeFile(t, "f", "x")+"/sk-test-LEAKCHECK-0123456789")
+		}, "names a file that does not exist"},
 		{"NAME_FILE is a directory", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", t.TempDir()) }, "cannot be read"},
 		{"NAME_FILE too large", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", bigFile) }, "larger than 64 KiB"},
 		{"NAME_FILE empty", "", setVar(name + "_FILE"), "_FILE is empty"},
