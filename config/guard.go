@@ -136,15 +136,7 @@ func (s *Service) validateGuards() []error {
 	add := func(field string, err error) {
 		errs = append(errs, fmt.Errorf("service %q: %w", s.Name, &fieldError{field: field, err: err}))
 	}
-	l, err := parseLimit(s.Rate, s.Burst)
-	if err != nil {
-		field := "rate"
-		if strings.HasPrefix(err.Error(), "burst") {
-			field = "burst"
-		}
-		add(field, err)
-	}
-	s.limit = l
+	s.limit = checkLimit(s.Rate, s.Burst, add)
 	if s.IdempotencyHeader == "" {
 		s.IdempotencyHeader = DefaultIdempotencyHeader
 	}
@@ -178,7 +170,19 @@ func (s *Service) validateGuards() []error {
 
 // validateGuards checks and fills the tool's guardrail settings.
 func (t *Tool) validateGuards(add func(field string, err error)) {
-	l, err := parseLimit(t.Rate, t.Burst)
+	t.limit = checkLimit(t.Rate, t.Burst, add)
+	if err := checkWindow(t.IdempotencyWindow); err != nil {
+		add("idempotency_window", err)
+	}
+	if err := checkFallback(t.ConfirmFallback); err != nil {
+		add("confirm_fallback", err)
+	}
+}
+
+// checkLimit parses rate and burst with parseLimit and reports a problem
+// against the key it is about, so a file error points at that key's line.
+func checkLimit(rate string, burst int, add func(field string, err error)) Limit {
+	l, err := parseLimit(rate, burst)
 	if err != nil {
 		field := "rate"
 		if strings.HasPrefix(err.Error(), "burst") {
@@ -186,13 +190,7 @@ func (t *Tool) validateGuards(add func(field string, err error)) {
 		}
 		add(field, err)
 	}
-	t.limit = l
-	if err := checkWindow(t.IdempotencyWindow); err != nil {
-		add("idempotency_window", err)
-	}
-	if err := checkFallback(t.ConfirmFallback); err != nil {
-		add("confirm_fallback", err)
-	}
+	return l
 }
 
 func checkWindow(d time.Duration) error {
