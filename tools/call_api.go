@@ -158,26 +158,19 @@ func (d Deps) callAPI(ctx context.Context, mreq *mcp.CallToolRequest, rec *Recor
 		return d.refused(rec, r)
 	}
 
-	target := svc.BaseURL + rel
-	if query != "" {
-		target += "?" + query
+	header := http.Header{}
+	for name, value := range in.Headers {
+		header.Set(name, value)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if contentType != "" && header.Get("Content-Type") == "" {
+		header.Set("Content-Type", contentType)
+	}
+	req, err := newRequest(ctx, svc, method, rel, query, body, header)
 	if err != nil {
 		// The parts were checked above; the URL is not quoted, it may
 		// hold a query value.
 		d.Logger.Debug("call_api: building request", "service", svc.Name, "cause", d.redactString(privateCause(err)))
 		return d.refused(rec, refuse(reasonPath, "the path and query do not form a valid URL; check them for stray characters"))
-	}
-	for name, value := range in.Headers {
-		req.Header.Set(name, value)
-	}
-	if contentType != "" && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	// The operator's static headers win over the model's.
-	for name, value := range svc.Headers {
-		req.Header.Set(name, value)
 	}
 
 	idem, window := idempotencyFor(svc, method, nil, 0)
@@ -194,6 +187,26 @@ func (d Deps) callAPI(ctx context.Context, mreq *mcp.CallToolRequest, rec *Recor
 		idempotent:    idem,
 		window:        window,
 	}, req, rec)
+}
+
+// newRequest builds the request of call_api and of every declared
+// operation: rel appended to svc's base URL (never resolved against it),
+// then the encoded query, body (nil: none) and header, and last the
+// operator's static headers, which win over anything the call set.
+func newRequest(ctx context.Context, svc config.Service, method, rel, query string, body io.Reader, header http.Header) (*http.Request, error) {
+	target := svc.BaseURL + rel
+	if query != "" {
+		target += "?" + query
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = header
+	for name, value := range svc.Headers {
+		req.Header.Set(name, value)
+	}
+	return req, nil
 }
 
 // roundTrip sends req to svc and shapes the response into a result (see

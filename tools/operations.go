@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -318,34 +319,19 @@ func (op *operation) build(ctx context.Context, raw map[string]json.RawMessage) 
 		}
 		return nil, refuse(reasonPath, "the path could not be built from the arguments")
 	}
-	var reader *bytes.Reader
+	var reader io.Reader
 	switch {
 	case whole != nil:
 		reader = bytes.NewReader(compactJSON(whole))
 	case body != nil:
 		reader = bytes.NewReader(marshalJSON(body))
 	}
-	target := op.svc.BaseURL + rel
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
-	var req *http.Request
 	if reader != nil {
-		req, err = http.NewRequestWithContext(ctx, t.Method, target, reader)
-	} else {
-		req, err = http.NewRequestWithContext(ctx, t.Method, target, nil)
+		header.Set("Content-Type", "application/json")
 	}
+	req, err := newRequest(ctx, op.svc, t.Method, rel, query.Encode(), reader, header)
 	if err != nil {
 		return nil, refuse(reasonPath, "the arguments do not form a valid URL; check them for stray characters")
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	if reader != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for name, value := range op.svc.Headers {
-		req.Header.Set(name, value)
 	}
 	return req, nil
 }
