@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -245,7 +246,7 @@ func TestFileErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load(%q) = nil error, want %q", tc.body, tc.want)
 			}
-			prefix := p + ":" + itoa(tc.line) + ":"
+			prefix := p + ":" + strconv.Itoa(tc.line) + ":"
 			var line string
 			for _, l := range strings.Split(err.Error(), "\n") {
 				if strings.Contains(l, tc.want) {
@@ -266,14 +267,6 @@ func TestFileErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-func itoa(i int) string {
-	const d = "0123456789"
-	if i < 10 {
-		return d[i : i+1]
-	}
-	return itoa(i/10) + d[i%10:i%10+1]
 }
 
 func TestToolNamingEnvService(t *testing.T) {
