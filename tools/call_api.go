@@ -561,11 +561,17 @@ func checkHeaders(svc config.Service, h map[string]string) *refusal {
 		if why != "" {
 			return refuse(reasonHeader, "header %s %s; remove it. Headers you may not set for %s: %s", canon, why, svc.Name, denied())
 		}
-		if strings.ContainsFunc(value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+		if badHeaderValue(value) {
 			return refuse(reasonHeader, "the value of header %s contains a line break or control character; remove it", canon)
 		}
 	}
 	return nil
+}
+
+// badHeaderValue reports whether v holds a line break or another control
+// character (tab aside), which could end the header and start another.
+func badHeaderValue(v string) bool {
+	return strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f })
 }
 
 // requestBody turns the body argument into bytes and a default Content-Type.

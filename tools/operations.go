@@ -299,7 +299,7 @@ func (op *operation) build(ctx context.Context, raw map[string]json.RawMessage) 
 			query[m.Name] = append(query[m.Name], vs...)
 		case config.InHeader:
 			s, ok := scalarString(v)
-			if !ok || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			if !ok || badHeaderValue(s) {
 				return nil, refuse(reasonInput, "argument %s goes into the %s header and must be a single-line string or number", name, m.Name)
 			}
 			header.Set(m.Name, s)
