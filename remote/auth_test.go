@@ -374,3 +374,27 @@ func TestTokenInfosCache(t *testing.T) {
 		t.Errorf("cache kept an entry across a clear")
 	}
 }
+
+// TestAuditNeverNamesAnUnknownPath covers a misconfigured client that puts
+// its key in the URL path: remote keys are not known to the redactor, so
+// the access record must not carry the path's text.
+func TestAuditNeverNamesAnUnknownPath(t *testing.T) {
+	t.Parallel()
+	for _, protectAll := range []bool{false, true} {
+		e := start(t, 0, func(o *Options) { o.ProtectAll = protectAll })
+		key, _ := e.newKey(t, "misconfigured", nil, 0, keys.Rate{})
+		e.do(t, http.MethodPost, "/"+key, bearer(key), initializeBody)
+		recs := e.audit.all()
+		if len(recs) == 0 {
+			t.Fatalf("ProtectAll=%v: no access record for a request to an unknown path", protectAll)
+		}
+		for _, r := range recs {
+			if r.Path != "(other)" {
+				t.Errorf("ProtectAll=%v: access record path = %q, want \"(other)\"", protectAll, r.Path)
+			}
+		}
+		if strings.Contains(e.logs.String(), key) {
+			t.Errorf("ProtectAll=%v: the key reached the log", protectAll)
+		}
+	}
+}

@@ -226,7 +226,7 @@ func (h *handler) audit(next http.Handler) http.Handler {
 			Time:     start,
 			Outcome:  n.outcome,
 			Method:   r.Method,
-			Path:     r.URL.Path,
+			Path:     auditPath(r.URL.Path),
 			Status:   status,
 			Remote:   r.RemoteAddr,
 			Duration: time.Since(start),
@@ -269,3 +269,16 @@ func (s *statusRecorder) Flush() {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// auditPath is the path an access record names: one of keyveil's own
+// routes as is, anything else as "(other)". Any other path is text the
+// client chose, and a misconfigured client may have put its key there
+// (https://host/kv_…); remote keys are not known to the redactor, so such
+// a path must not reach the audit at all.
+func auditPath(p string) string {
+	switch p {
+	case "/mcp", "/healthz":
+		return p
+	}
+	return "(other)"
+}

@@ -117,8 +117,10 @@ type AccessRecord struct {
 	// Outcome is "ok" or why the request was refused: "missing",
 	// "invalid", "revoked", "expired", "rate_limited", "origin",
 	// "host" or "too_large".
-	Outcome  string        `json:"outcome"`
-	Method   string        `json:"method"`
+	Outcome string `json:"outcome"`
+	Method  string `json:"method"`
+	// Path is "/mcp", "/healthz" or "(other)": never the text of an
+	// unknown path, which a client could have put a key in.
 	Path     string        `json:"path"`
 	Status   int           `json:"status"`
 	Remote   string        `json:"remote"`
