@@ -118,13 +118,7 @@ func badLine(data []byte) int {
 // environment when it is set there, otherwise from the dotenv file. It has
 // the signature config.Load expects.
 func (e *Env) Lookup(name string) (string, bool) {
-	if v, ok := os.LookupEnv(name); ok {
-		return v, true
-	}
-	if e == nil {
-		return "", false
-	}
-	v, ok := e.dotenv[name]
+	v, _, ok := e.lookupSource(name)
 	return v, ok
 }
 
@@ -132,13 +126,8 @@ func (e *Env) Lookup(name string) (string, bool) {
 // environment, the dotenv file, a file named by NAME_FILE (when NAME itself
 // is not set), or nowhere.
 func (e *Env) Source(name string) Source {
-	if _, ok := os.LookupEnv(name); ok {
-		return SourceEnv
-	}
-	if e != nil {
-		if _, ok := e.dotenv[name]; ok {
-			return SourceDotenv
-		}
+	if _, src, ok := e.lookupSource(name); ok {
+		return src
 	}
 	if _, ok := e.Lookup(name + fileSuffix); ok {
 		return SourceFile
