@@ -109,7 +109,7 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 	if tok.AccessToken == "" {
 		return nil, &tokenError{service: s.service, status: http.StatusOK, code: "no access_token"}
 	}
-	name := "OAUTH_TOKEN_" + s.service
+	name := tokenName(s.service)
 	if s.red != nil {
 		s.red.Add(NewSecret(name, tok.AccessToken))
 		if tok.RefreshToken != "" {
@@ -118,6 +118,10 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 	}
 	return tok, nil
 }
+
+// tokenName is the name an OAuth access token of service goes by in
+// redaction markers.
+func tokenName(service string) string { return "OAUTH_TOKEN_" + service }
 
 // publicError turns an oauth2 error into a tokenError. The oauth2
 // package's RetrieveError quotes the whole response body, and a url.Error

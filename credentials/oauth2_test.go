@@ -279,3 +279,28 @@ func TestBasicKeyAsUsername(t *testing.T) {
 		t.Error("a Credential marshals its key")
 	}
 }
+
+// tokenThenEcho sends token requests to the token endpoint and fails every
+// other request with an error that quotes its Authorization header.
+type tokenThenEcho struct{ tokenHost string }
+
+func (b tokenThenEcho) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == b.tokenHost {
+		return http.DefaultTransport.RoundTrip(req)
+	}
+	return echoBase{cause: io.ErrUnexpectedEOF}.RoundTrip(req)
+}
+
+func TestOAuth2SendErrorHidesAccessToken(t *testing.T) {
+	tokens := newTokenServer(t, 3600)
+	cfg := oauthConfig("https://reports.keyveil-test.invalid", tokens.URL)
+	set := loadOAuth(t, cfg)
+	base := tokenThenEcho{tokenHost: strings.TrimPrefix(tokens.URL, "http://")}
+	_, _, err := oauthGet(t, NewTransport(set, cfg, &TransportOptions{Base: base}).Client(), "https://reports.keyveil-test.invalid/x")
+	if err == nil {
+		t.Fatal("GET through a failing base: no error")
+	}
+	if msg := err.Error(); strings.Contains(msg, tokenFor(1)) || !strings.Contains(msg, "[REDACTED:OAUTH_TOKEN_reports]") {
+		t.Errorf("send error = %q, want the access token replaced by its marker", msg)
+	}
+}

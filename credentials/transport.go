@@ -284,6 +284,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.URL.User = nil
 	out.Host = "" // pick checked it names this origin
 	t.strip(out)
+	var token string
 	if r.tokens != nil {
 		tok, err := r.tokens.Token()
 		if err != nil {
@@ -292,12 +293,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err // tokenError: no secret, no body
 		}
-		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		token = tok.AccessToken
+		out.Header.Set("Authorization", "Bearer "+token)
 	}
 	r.attach(out)
 	resp, err := t.base.RoundTrip(out) // the base closes the body
 	if err != nil {
-		return nil, &sendError{msg: scrub(err.Error(), out, req, r.secret), err: err}
+		sent := r.secret
+		if token != "" {
+			// The access token went out, not the client secret.
+			sent = NewSecret(tokenName(r.service), token)
+		}
+		return nil, &sendError{msg: scrub(err.Error(), out, req, sent), err: err}
 	}
 	t.checkLocation(resp, out.URL)
 	resp.Request = req
