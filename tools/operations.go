@@ -248,7 +248,14 @@ func (op *operation) validate(raw map[string]json.RawMessage) (map[string]json.R
 		if err := json.Unmarshal(v, &x); err != nil {
 			return nil, refuse(reasonInput, "argument %s is not valid JSON", name)
 		}
-		if pr := op.props[name]; pr != nil {
+		instance[name] = x
+	}
+	// The whole schema applies each property's own, so when it holds
+	// nothing is checked twice; when it does not, each property alone
+	// finds a message that names the argument.
+	invalid := op.input.Validate(instance)
+	for name, x := range instance {
+		if pr := op.props[name]; pr != nil && invalid != nil {
 			if err := pr.Validate(x); err != nil {
 				return nil, refuse(reasonInput, "argument %s is not valid: %s", name, explain(op.tool.Input.Properties[name], err))
 			}
@@ -257,10 +264,9 @@ func (op *operation) validate(raw map[string]json.RawMessage) (map[string]json.R
 		if err := checkFormats(op.tool.Input.Properties[name], x); err != nil {
 			return nil, refuse(reasonInput, "argument %s is not valid: %s", name, err.Error())
 		}
-		instance[name] = x
 	}
-	if err := op.input.Validate(instance); err != nil {
-		return nil, refuse(reasonInput, "the arguments do not match %s's input schema (%s); check them against it", op.tool.Name, keyword(err))
+	if invalid != nil {
+		return nil, refuse(reasonInput, "the arguments do not match %s's input schema (%s); check them against it", op.tool.Name, keyword(invalid))
 	}
 	return raw, nil
 }
