@@ -290,11 +290,9 @@ var inputFields = []string{"service", "method", "path", "query", "headers", "bod
 
 func parseCallInput(args json.RawMessage) (callInput, *refusal) {
 	var in callInput
-	fields := map[string]json.RawMessage{}
-	if len(bytes.TrimSpace(args)) > 0 {
-		if err := json.Unmarshal(args, &fields); err != nil {
-			return in, refuse(reasonInput, "the arguments must be a JSON object with %s", strings.Join(inputFields, ", "))
-		}
+	fields := argObject(args)
+	if fields == nil {
+		return in, refuse(reasonInput, "the arguments must be a JSON object with %s", strings.Join(inputFields, ", "))
 	}
 	for name := range fields {
 		if !slices.Contains(inputFields, name) {
