@@ -3,7 +3,6 @@ package tools
 import (
 	"encoding/json"
 	"io"
-	"strings"
 	"sync"
 	"time"
 )
@@ -65,9 +64,7 @@ func (a *Auditor) Record(r Record) {
 		return
 	}
 	r.Time = r.Time.UTC()
-	if len(r.Error) > maxAuditError {
-		r.Error = strings.ToValidUTF8(r.Error[:maxAuditError], "") + "…"
-	}
+	r.Error = shorten(r.Error, maxAuditError)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return

@@ -156,8 +156,5 @@ func shortQuote(s string) string {
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
 		s = s[:i] + "…"
 	}
-	if len(s) > 80 {
-		s = strings.ToValidUTF8(s[:80], "") + "…"
-	}
-	return strconv.Quote(s)
+	return strconv.Quote(shorten(s, 80))
 }
