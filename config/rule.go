@@ -53,8 +53,11 @@ func (r Rule) String() string { return r.Method + " " + r.Pattern }
 
 // Matches reports whether the rule allows method on path. path is the
 // request path relative to the base URL in its escaped form, beginning with
-// "/"; each segment is unescaped before it is compared, so "%2F" inside a
-// segment stays inside that segment.
+// "/". It must match twice: with each segment unescaped on its own (so
+// "%2F" stays inside its segment, as servers that route on the raw path
+// read it), and with every "%2F" read as "/" (as servers that decode
+// before they route read it). Otherwise "*" would span two segments on the
+// second kind: "GET /projects/*" would allow /projects/1%2Fadmin.
 func (r Rule) Matches(method, path string) bool {
 	if r.Method != "*" && r.Method != strings.ToUpper(method) {
 		return false
@@ -62,6 +65,17 @@ func (r Rule) Matches(method, path string) bool {
 	if !strings.HasPrefix(path, "/") {
 		return false
 	}
+	if !r.matchesSegments(path) {
+		return false
+	}
+	if decoded := decodeSlashes(path); decoded != path {
+		return r.matchesSegments(decoded)
+	}
+	return true
+}
+
+// matchesSegments matches path split on "/", each segment unescaped.
+func (r Rule) matchesSegments(path string) bool {
 	raw := strings.Split(path[1:], "/")
 	segs := make([]string, len(raw))
 	for i, s := range raw {
@@ -72,6 +86,14 @@ func (r Rule) Matches(method, path string) bool {
 		segs[i] = u
 	}
 	return matchSegs(r.segs, segs)
+}
+
+// decodeSlashes returns path with every "%2F" (any case) turned into "/".
+func decodeSlashes(path string) string {
+	if !strings.Contains(path, "%2F") && !strings.Contains(path, "%2f") {
+		return path
+	}
+	return strings.NewReplacer("%2F", "/", "%2f", "/").Replace(path)
 }
 
 func matchSegs(pat, segs []string) bool {

@@ -24,9 +24,16 @@ func TestRuleMatches(t *testing.T) {
 		{"GET /a/**/z", "GET", "/a/z", true},
 		{"GET /a/**/z", "GET", "/a/b/c/z", true},
 		{"GET /a/**/z", "GET", "/a/b/c/y", false},
-		// An encoded slash stays inside its segment.
-		{"GET /files/*", "GET", "/files/a%2Fb", true},
+		// An encoded slash must match both where it stays inside its
+		// segment and where the server decodes it before routing, so
+		// "*" never spans two segments.
+		{"GET /files/*", "GET", "/files/a%2Fb", false},
+		{"GET /files/*", "GET", "/files/a%2fb", false},
+		{"GET /projects/*", "GET", "/projects/1%2F..%2Fadmin", false},
+		{"GET /files/**", "GET", "/files/a%2Fb", true},
 		{"GET /files/a/b", "GET", "/files/a%2Fb", false},
+		{"GET /files/*/raw", "GET", "/files/a%2Fb/raw", false},
+		{"GET /files/*", "GET", "/files/a%252Fb", true},
 		{"GET /files/*", "GET", "/files/%zz", false},
 		{"GET /x", "GET", "x", false},
 	}

@@ -87,8 +87,11 @@ func TestTemplateEscapes(t *testing.T) {
 		if err == nil && u.Host != base.Host {
 			t.Errorf("Expand(%q) changes the host to %q", a, u.Host)
 		}
+		// A value stays in its segment as a router on the raw path reads
+		// it; a router that decodes %2F first sees more segments, which
+		// is why tools refuses dot segments inside a path value.
 		r, _ := ParseRule("POST /quotes/*/followups")
-		if !r.Matches("POST", got) {
+		if !r.matchesSegments(got) {
 			t.Errorf("Expand(%q) = %q no longer matches the rule for the template", a, got)
 		}
 	}
@@ -112,7 +115,7 @@ func FuzzTemplateExpand(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !r.Matches("GET", got) {
+		if !r.matchesSegments(got) {
 			t.Errorf("Expand(%q) = %q leaves its segment", v, got)
 		}
 		if dec, _ := url.PathUnescape(strings.Split(got, "/")[2]); dec != v || dec == "." || dec == ".." {
