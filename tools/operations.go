@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/keyveil/keyveil/config"
@@ -295,6 +296,9 @@ func (op *operation) build(ctx context.Context, raw map[string]json.RawMessage) 
 			if !ok {
 				return nil, refuse(reasonInput, "argument %s goes into the path and must be a string or a number", name)
 			}
+			if r := checkPathValue(name, s); r != nil {
+				return nil, r
+			}
 			pathVals[m.Name] = s
 		case config.InQuery:
 			vs, ok := queryValues(v)
@@ -340,6 +344,29 @@ func (op *operation) build(ctx context.Context, raw map[string]json.RawMessage) 
 		return nil, refuse(reasonPath, "the arguments do not form a valid URL; check them for stray characters")
 	}
 	return req, nil
+}
+
+// checkPathValue refuses a path argument that holds a "." or ".."
+// segment between "/" or "\\" (in any percent-encoding), a character that
+// servers fold onto "." or "/", or bytes that are not UTF-8. The template
+// encodes "/" as %2F, which keeps the value in its segment on a server
+// that routes on the raw path; a server that decodes %2F first would see
+// "../admin" walk out of the tool's path.
+func checkPathValue(name, v string) *refusal {
+	cur := v
+	for round := 0; round <= maxDecodeRounds; round++ {
+		cur = strings.ReplaceAll(cur, `\`, "/")
+		_, alike := lookAlike(cur)
+		if hasDotSegment(cur) || alike || !utf8.ValidString(cur) {
+			return refuse(reasonPath, "argument %s goes into the path and may not hold a \".\" or \"..\" segment (perhaps percent-encoded), a look-alike of \".\" or \"/\", or invalid UTF-8: a server that decodes \"/\" would leave the tool's path. Pass the plain value", name)
+		}
+		next, err := url.PathUnescape(cur)
+		if err != nil || next == cur {
+			return nil
+		}
+		cur = next
+	}
+	return refuse(reasonPath, "argument %s goes into the path and is percent-encoded too many times over; pass the plain value", name)
 }
 
 // scalarString returns a JSON string, number or boolean as text.

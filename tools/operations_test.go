@@ -206,6 +206,50 @@ func TestOperationPathEscapes(t *testing.T) {
 	}
 }
 
+// TestOperationPathValueDotSegments refuses a path argument that would
+// walk out of the tool's path on a server that decodes %2F before it
+// routes, and sends values that only look close.
+func TestOperationPathValueDotSegments(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id   string
+		sent bool
+	}{
+		{"../admin", false},
+		{"a/../../b", false},
+		{`..\admin`, false},
+		{"..%2Fadmin", false},
+		{"%2e%2e%2fadmin", false},
+		{"%252e%252e/admin", false},
+		{"\uff0e\uff0e/admin", false},
+		{"a/\u3002\u3002/b", false},
+		{"group/project", true},
+		{"v1.2", true},
+		{".hidden", true},
+		{"a..b/c", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			srv := newRecorder(t, nil)
+			audit := &syncBuffer{}
+			cs := connect(t, opsDeps(t, srv.URL, nil, audit), protocolVersions[0])
+			res := call(t, cs, "get_quote", map[string]any{"id": tc.id})
+			if got := len(srv.requests()) == 1; got != tc.sent || res.IsError == tc.sent {
+				t.Fatalf("get_quote(id=%q): sent %v, isError %v, want sent %v: %s", tc.id, got, res.IsError, tc.sent, text(res))
+			}
+			if !tc.sent {
+				if recs := audit.records(t); len(recs) != 1 || recs[0]["outcome"] != "refused:path" {
+					t.Errorf("get_quote(id=%q) audit = %v, want one refused:path", tc.id, recs)
+				}
+				if !strings.Contains(text(res), "leave the tool's path") {
+					t.Errorf("get_quote(id=%q) message %q does not say why", tc.id, text(res))
+				}
+			}
+		})
+	}
+}
+
 func TestOperationValidation(t *testing.T) {
 	t.Parallel()
 	srv := newRecorder(t, nil)

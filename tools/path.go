@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxDecodeRounds bounds how many times a path is percent-decoded when
@@ -71,6 +72,15 @@ func relativePath(p string) (string, *refusal) {
 		if hasDotSegment(cur) {
 			return "", refuse(reasonPath, "path contains a \".\" or \"..\" segment (perhaps percent-encoded); it may not leave the base URL, so give the full path below it, like /quotes/1")
 		}
+		if !utf8.ValidString(cur) {
+			return "", refuse(reasonPath, "path decodes to bytes that are not valid UTF-8 (like the overlong %%C0%%AE for \".\"); percent-encode the UTF-8 of the characters you mean")
+		}
+		if r, ok := lookAlike(cur); ok {
+			return "", refuse(reasonPath, "path contains %U, which some servers read as %q and so could leave the base URL or cross a segment; use the ASCII character, percent-encoded if it is data", r, lookAlikes[r])
+		}
+		if round > 0 && (strings.Contains(cur, "%2F") || strings.Contains(cur, "%2f")) {
+			return "", refuse(reasonPath, "path encodes a \"/\" more than once (%%252F); encode it once (%%2F), or use \"/\" between segments")
+		}
 		next, err := url.PathUnescape(cur)
 		if err != nil || next == cur {
 			break
@@ -99,6 +109,37 @@ func hasDotSegment(p string) bool {
 		}
 	}
 	return false
+}
+
+// lookAlikes are the characters that some servers, proxies or file
+// systems fold onto "." or "/" (Unicode compatibility normalisation, IIS's
+// "best fit" mapping): a fullwidth "．．" segment would pass the dot-segment
+// check and then walk up on such a server.
+var lookAlikes = map[rune]string{
+	'\uFF0E': ".",  // FULLWIDTH FULL STOP
+	'\u3002': ".",  // IDEOGRAPHIC FULL STOP
+	'\uFF61': ".",  // HALFWIDTH IDEOGRAPHIC FULL STOP
+	'\uFE52': ".",  // SMALL FULL STOP
+	'\u2024': ".",  // ONE DOT LEADER
+	'\u2025': "..", // TWO DOT LEADER
+	'\u2026': "...",
+	'\uFF0F': "/", // FULLWIDTH SOLIDUS
+	'\u2215': "/", // DIVISION SLASH
+	'\u2044': "/", // FRACTION SLASH
+	'\u29F8': "/", // BIG SOLIDUS
+	'\uFF3C': `\`, // FULLWIDTH REVERSE SOLIDUS
+	'\uFE68': `\`, // SMALL REVERSE SOLIDUS
+	'\u2216': `\`, // SET MINUS
+}
+
+// lookAlike returns the first rune of s that folds onto "." or "/".
+func lookAlike(s string) (rune, bool) {
+	for _, r := range s {
+		if _, ok := lookAlikes[r]; ok {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 func hasControl(s string) bool {

@@ -24,6 +24,8 @@ func TestRelativePath(t *testing.T) {
 		{"/files/a..b", "/files/a..b"},
 		{"/files/%2ehidden", "/files/%2ehidden"},
 		{"/files/100%25", "/files/100%25"},
+		{"/files/%E2%82%AC", "/files/%E2%82%AC"},
+		{"/wiki/日本", "/wiki/%E6%97%A5%E6%9C%AC"},
 
 		{"", ""},
 		{"quotes/1", ""},
@@ -59,6 +61,25 @@ func TestRelativePath(t *testing.T) {
 		{"/a%0d%0aX-Injected:%201", ""},
 		{"/a%zz", ""},
 		{"/a%2", ""},
+		// Look-alikes of "." and "/" that servers fold onto ASCII.
+		{"/\uFF0E\uFF0E/admin", ""},
+		{"/%EF%BC%8E%EF%BC%8E/admin", ""},
+		{"/%25EF%25BC%258E%25EF%25BC%258E/admin", ""},
+		{"/a/\u3002\u3002/b", ""},
+		{"/a/\uFF61\uFF61/b", ""},
+		{"/a\uFF0Fb", ""},
+		{"/a%E2%88%95b", ""},
+		{"/a\uFF3Cb", ""},
+		// Invalid UTF-8, overlong encodings of "." and "/" among it.
+		{"/%C0%AE%C0%AE/admin", ""},
+		{"/%c0%ae/admin", ""},
+		{"/a%C0%AFb", ""},
+		{"/%E0%80%AE/admin", ""},
+		{"/a%FFb", ""},
+		{"/a%25C0%25AEb", ""},
+		// A slash encoded twice.
+		{"/a%252Fb", ""},
+		{"/a%25252fb", ""},
 	}
 	for _, tc := range tests {
 		got, r := relativePath(tc.in)
