@@ -422,22 +422,18 @@ func checkMapping(t *Tool, in string, m Mapping, svc Service) error {
 }
 
 // checkPlace refuses a mapping that would let the model set the
-// credential: a credential header, the service's own auth header or query
-// parameter, or a header the operator denied.
+// credential (a credential header, the service's own auth header or query
+// parameter, a header the operator denied) or step around the method and
+// path the operator declared (see [Service.HeaderRefusal], and the
+// _method parameter of [MethodOverrideParam]).
 func checkPlace(m Mapping, svc Service) error {
+	if (m.In == InQuery || m.In == InBody) && strings.EqualFold(m.Name, MethodOverrideParam) {
+		return fmt.Errorf("%s parameter %s makes many servers run the request as another method than the tool declares, so the model may not set it; remove the mapping", m.In, m.Name)
+	}
 	switch m.In {
 	case InHeader:
-		switch strings.ToLower(m.Name) {
-		case "authorization", "proxy-authorization", "cookie", "host":
-			return fmt.Errorf("header %s cannot be set by the model", m.Name)
-		}
-		if h := svc.Auth.HeaderName(); h != "" && strings.EqualFold(h, m.Name) {
-			return fmt.Errorf("header %s carries the service's key and cannot be set by the model", m.Name)
-		}
-		for _, d := range svc.DenyHeaders {
-			if strings.EqualFold(d, m.Name) {
-				return fmt.Errorf("header %s is in the service's deny_headers", m.Name)
-			}
+		if why := svc.HeaderRefusal(m.Name); why != "" {
+			return fmt.Errorf("header %s cannot be set by the model: it %s", m.Name, why)
 		}
 	case InQuery:
 		if svc.Auth.Type == AuthQuery && strings.EqualFold(svc.Auth.Name, m.Name) {

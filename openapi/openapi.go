@@ -358,13 +358,14 @@ func (d *Document) securityParams(a config.Auth) map[string]bool {
 }
 
 // isReservedHeader reports whether a header parameter is one keyveil sets
-// itself or refuses from the model.
+// itself or refuses from the model (config.ReservedHeader: credentials,
+// Range, method override, URL rewrite and the like).
 func isReservedHeader(name string) bool {
 	switch strings.ToLower(name) {
-	case "authorization", "proxy-authorization", "cookie", "host", "content-type", "content-length", "accept-encoding":
+	case "content-type", "accept-encoding":
 		return true
 	}
-	return false
+	return config.ReservedHeader(name) != ""
 }
 
 // ExpandOptions configure [Expand]. A nil *ExpandOptions means defaults.

@@ -522,3 +522,32 @@ To offer them, add to a service in the services file:
 		t.Errorf("Command(flags first) = %v, %q", err, out.String())
 	}
 }
+
+// TestReservedHeaders pins the header parameters an import never offers
+// the model: the credential headers and the ones that step around keyveil's
+// checks (Range slices an echoed key, method override and URL rewrite
+// escape the declared method and path), however CGI would spell them.
+func TestReservedHeaders(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"Authorization", true},
+		{"Content-Type", true},
+		{"Range", true},
+		{"if-range", true},
+		{"X-HTTP-Method-Override", true},
+		{"X_HTTP_METHOD_OVERRIDE", true},
+		{"X-Method-Override", true},
+		{"X-Original-URL", true},
+		{"x-rewrite-url", true},
+		{"X-Request-Id", false},
+		{"If-None-Match", false},
+	}
+	for _, tc := range tests {
+		if got := isReservedHeader(tc.name); got != tc.want {
+			t.Errorf("isReservedHeader(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

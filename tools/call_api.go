@@ -157,6 +157,9 @@ func (d Deps) callAPI(ctx context.Context, mreq *mcp.CallToolRequest, rec *Recor
 	if r != nil {
 		return d.refused(rec, r)
 	}
+	if methodOverrideBody(in.Body) {
+		return d.refused(rec, refuse(reasonBody, "the body sets %s, which %s; remove it", config.MethodOverrideParam, whyMethodParam))
+	}
 
 	header := http.Header{}
 	for name, value := range in.Headers {
@@ -477,6 +480,9 @@ func buildQuery(svc config.Service, q map[string]json.RawMessage) (string, []str
 		if svc.Auth.Type == config.AuthQuery && strings.EqualFold(name, svc.Auth.Name) {
 			return "", names, refuse(reasonQuery, "query parameter %q carries the %s service's key, which keyveil attaches itself; remove it", name, svc.Name)
 		}
+		if strings.EqualFold(name, config.MethodOverrideParam) {
+			return "", names, refuse(reasonQuery, "query parameter %s %s; remove it", shortQuote(name), whyMethodParam)
+		}
 		vs, ok := queryValues(raw)
 		if !ok {
 			return "", names, refuse(reasonQuery, "query parameter %s must be a string or an array of strings, like {\"page\": \"2\"} or {\"id\": [\"1\", \"2\"]}", shortQuote(name))
@@ -507,57 +513,18 @@ func queryValues(raw json.RawMessage) ([]string, bool) {
 	return out, true
 }
 
-// Request headers the model may never set, in canonical form, with why.
-// Credentials are attached by the transport; the rest would let a caller
-// smuggle a second request or confuse framing and proxies.
-var deniedHeaders = map[string]string{
-	"Authorization":       "carries credentials, which keyveil attaches itself",
-	"Proxy-Authorization": "carries credentials, which keyveil attaches itself",
-	"Cookie":              "carries credentials, which keyveil attaches itself",
-	"Host":                "is set from the service's base URL",
-	"Content-Length":      "is computed from the body",
-	"Transfer-Encoding":   "is a connection header keyveil manages",
-	"Connection":          "is a connection header keyveil manages",
-	"Keep-Alive":          "is a connection header keyveil manages",
-	"Proxy-Connection":    "is a connection header keyveil manages",
-	"Te":                  "is a connection header keyveil manages",
-	"Trailer":             "is a connection header keyveil manages",
-	"Upgrade":             "is a connection header keyveil manages",
-}
-
+// checkHeaders refuses a header the model may not set on svc (see
+// config.Service.HeaderRefusal: credentials, connection headers, Range,
+// method override, URL rewrite, and names that fold onto one of those on
+// CGI and WSGI servers) and a value that could start another header.
 func checkHeaders(svc config.Service, h map[string]string) *refusal {
-	if len(h) == 0 {
-		return nil
-	}
-	denied := func() string {
-		var names []string
-		for n := range deniedHeaders {
-			names = append(names, http.CanonicalHeaderKey(n))
-		}
-		if n := svc.Auth.HeaderName(); n != "" {
-			names = append(names, http.CanonicalHeaderKey(n))
-		}
-		for _, n := range svc.DenyHeaders {
-			names = append(names, http.CanonicalHeaderKey(n))
-		}
-		slices.Sort(names)
-		return strings.Join(slices.Compact(names), ", ")
-	}
 	for name, value := range h {
 		if !isToken(name) {
 			return refuse(reasonHeader, "header name %s is not a valid HTTP header name; use letters, digits and '-'", shortQuote(name))
 		}
 		canon := http.CanonicalHeaderKey(name)
-		why, bad := deniedHeaders[canon]
-		switch {
-		case bad:
-		case strings.EqualFold(name, svc.Auth.HeaderName()):
-			why = fmt.Sprintf("carries the %s service's key, which keyveil attaches itself", svc.Name)
-		case slices.ContainsFunc(svc.DenyHeaders, func(d string) bool { return strings.EqualFold(d, name) }):
-			why = fmt.Sprintf("is denied by the operator for the %s service", svc.Name)
-		}
-		if why != "" {
-			return refuse(reasonHeader, "header %s %s; remove it. Headers you may not set for %s: %s", canon, why, svc.Name, denied())
+		if why := svc.HeaderRefusal(name); why != "" {
+			return refuse(reasonHeader, "header %s %s; remove it. Headers you may not set for %s: %s", canon, why, svc.Name, strings.Join(svc.ReservedHeaderNames(), ", "))
 		}
 		if badHeaderValue(value) {
 			return refuse(reasonHeader, "the value of header %s contains a line break or control character; remove it", canon)
@@ -570,6 +537,49 @@ func checkHeaders(svc config.Service, h map[string]string) *refusal {
 // character (tab aside), which could end the header and start another.
 func badHeaderValue(v string) bool {
 	return strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f })
+}
+
+// whyMethodParam says why _method is refused.
+const whyMethodParam = "makes many servers (Rails, Laravel, Symfony) run the request as another method than the allow rules checked; set method instead"
+
+// methodOverrideBody reports whether the body argument carries a _method
+// field (config.MethodOverrideParam, any case): a top-level member of a
+// JSON object, a form field of a string body (name=value&…), or a
+// multipart part named so. Frameworks read it from any of these.
+func methodOverrideBody(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return false
+	}
+	switch raw[0] {
+	case '{':
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(raw, &fields) != nil {
+			return false
+		}
+		for name := range fields {
+			if strings.EqualFold(name, config.MethodOverrideParam) {
+				return true
+			}
+		}
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return false
+		}
+		lower := strings.ToLower(s)
+		if strings.Contains(lower, `name="`+config.MethodOverrideParam+`"`) {
+			return true
+		}
+		// ParseQuery keeps what it could read before an error.
+		form, _ := url.ParseQuery(s)
+		for name := range form {
+			if strings.EqualFold(strings.TrimSpace(name), config.MethodOverrideParam) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // requestBody turns the body argument into bytes and a default Content-Type.
