@@ -23,9 +23,9 @@ import (
 // a prefix of one: its output passes the redactor, and fingerprints are
 // hashes.
 func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	opts, err := parseOptions("check", args, stderr, true)
+	opts, err := parseOptions("check", args, true)
 	if err != nil {
-		return 2
+		return optionsExit("check", err, stdout, stderr)
 	}
 	a, err := load(opts, stderr)
 	if err != nil {

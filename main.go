@@ -12,7 +12,8 @@
 //	keyveil [serve] [--config FILE] [--env-file FILE] [--read-only] [--audit-log FILE]
 //	keyveil check [--ping] [same options]
 //	keyveil openapi FILE [--operations ...]
-//	keyveil version
+//	keyveil version (or --version, -v)
+//	keyveil help (or --help, -h; keyveil COMMAND --help)
 //	keyveil serve --http ADDR --keys FILE [...]
 //	keyveil keys create|list|revoke|rotate [...]
 package main
@@ -21,6 +22,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/keyveil/keyveil/keys"
 	"github.com/keyveil/keyveil/openapi"
@@ -59,10 +61,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version":
 		return printVersion(stdout)
 	case "help":
-		usage(stdout)
-		return 0
+		// The same as keyveil --help: usage and serve's options.
+		return serve(ctx, []string{"--help"}, stdin, stdout, stderr)
 	}
-	usage(stderr)
-	printf(stderr, "keyveil: unknown command %q\n", cmd)
+	printf(stderr, "keyveil: unknown command %q; the commands are %s (run keyveil --help for usage)\n", shorten(cmd, 40), strings.Join(commands, ", "))
 	return 2
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -389,6 +390,74 @@ func TestSubprocessStartupFailure(t *testing.T) {
 	}
 }
 
+// TestSubprocessOptions runs the binary with each kind of option mistake
+// and each way of asking for help or the version. A mistake exits 2 and
+// says on stderr what is wrong and what to do (a host shows only that the
+// server closed); help and version go to stdout and exit 0.
+func TestSubprocessOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		args       []string
+		env        []string
+		code       int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{"--help", []string{"--help"}, nil, 0, []string{"Usage:", "keyveil check", "\n\nOptions of keyveil serve", "-read-only", "-http"}, nil},
+		{"-h", []string{"-h"}, nil, 0, []string{"Usage:", "Options of keyveil serve"}, nil},
+		{"help", []string{"help"}, nil, 0, []string{"Usage:", "Options of keyveil serve"}, nil},
+		{"serve --help", []string{"serve", "--help"}, nil, 0, []string{"Usage:", "Options of keyveil serve", "-http"}, nil},
+		{"check --help", []string{"check", "--help"}, nil, 0, []string{"Options of keyveil check", "-ping"}, nil},
+		{"--version", []string{"--version"}, nil, 0, []string{"keyveil ", runtime.Version()}, nil},
+		{"-v", []string{"-v"}, nil, 0, []string{"keyveil "}, nil},
+		{"version", []string{"version"}, nil, 0, []string{"keyveil "}, nil},
+		{"bad KEYVEIL_READ_ONLY", nil, []string{"KEYVEIL_READ_ONLY=yes"}, 2, nil, []string{"KEYVEIL_READ_ONLY must be true or false", `not "yes"`, "unset it"}},
+		{"extra argument", []string{"serve", "extra"}, nil, 2, nil, []string{`unexpected argument "extra"`, "keyveil serve --help"}},
+		{"option before the command", []string{"--read-only", "check"}, nil, 2, nil, []string{`"check" is a command`, "run keyveil check --read-only"}},
+		{"options before the command", []string{"--config", "x.yaml", "--read-only", "check"}, nil, 2, nil, []string{"run keyveil check --config x.yaml --read-only"}},
+		{"unknown flag", []string{"serve", "--bogus"}, nil, 2, nil, []string{"-bogus", "keyveil serve --help"}},
+		{"flag without value", []string{"check", "--config"}, nil, 2, nil, []string{"-config", "keyveil check --help"}},
+		{"unknown command", []string{"serv"}, nil, 2, nil, []string{`unknown command "serv"`, "serve, check"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(binPath, tc.args...)
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tc.env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			cmd.Stdin = strings.NewReader("")
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("keyveil %q exited %d, want %d; stderr %q", tc.args, code, tc.code, stderr.String())
+			}
+			for _, w := range tc.wantStdout {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("keyveil %q stdout = %q, want it to contain %q", tc.args, stdout.String(), w)
+				}
+			}
+			for _, w := range tc.wantStderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("keyveil %q stderr = %q, want it to contain %q", tc.args, stderr.String(), w)
+				}
+			}
+			if tc.code == 0 && stderr.Len() != 0 {
+				t.Errorf("keyveil %q stderr = %q, want nothing", tc.args, stderr.String())
+			}
+			if tc.code != 0 && (stdout.Len() != 0 || stderr.Len() == 0) {
+				t.Errorf("keyveil %q: stdout %q, stderr %q; want the reason on stderr only", tc.args, stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
 // TestSubprocessSDKClient connects the go-sdk client to the built binary at
 // both protocol versions real clients use.
 func TestSubprocessSDKClient(t *testing.T) {
@@ -440,8 +509,18 @@ func TestSubprocessSDKClient(t *testing.T) {
 // call must still be answered and audited, and keyveil must exit 0.
 func TestSubprocessSIGTERMDrains(t *testing.T) {
 	t.Parallel()
+	// The downstream holds the call until keyveil has logged that it is
+	// stopping, so the call is in flight when the signal is handled:
+	// signals, not sleeps, order the steps.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(500 * time.Millisecond)
+		once.Do(func() { close(arrived) })
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
 		_, _ = io.WriteString(w, "slow answer")
 	}))
 	t.Cleanup(slow.Close)
@@ -449,10 +528,18 @@ func TestSubprocessSIGTERMDrains(t *testing.T) {
 	s := startRaw(t, []string{"MCP_API_KEY=" + fakeKey, "MCP_API_BASE_URL=" + slow.URL}, "--audit-log", audit)
 	s.initialize()
 	s.send(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"call_api","arguments":{"method":"GET","path":"/slow"}}}`)
-	time.Sleep(100 * time.Millisecond) // let the call reach the downstream
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the call never reached the downstream; stderr:\n%s", s.stderrText())
+	}
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	waitUntil(t, "keyveil logs that it is stopping", func() bool {
+		return strings.Contains(s.stderrText(), "stopping after in-flight calls")
+	})
+	close(release)
 	var got map[string]any
 	for m := range s.linesAsJSON() {
 		if id, ok := m["id"].(float64); ok && id == 7 {
@@ -468,6 +555,19 @@ func TestSubprocessSIGTERMDrains(t *testing.T) {
 	b, _ := os.ReadFile(audit)
 	if !bytes.Contains(b, []byte(`"/slow"`)) {
 		t.Errorf("in-flight call was not audited; audit:\n%s", b)
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after 20 s. It is
+// for conditions a subprocess reports only through its output.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/caarlos0/env/v11"
 )
@@ -35,9 +38,42 @@ type options struct {
 	protectAll     bool
 }
 
+// commands are keyveil's subcommands, as run dispatches them.
+var commands = []string{"serve", "check", "keys", "openapi", "version", "help"}
+
+// helpRequest is the parseOptions error for -h and --help: not a failure,
+// the caller prints the usage and the command's flags to stdout.
+type helpRequest struct{ flags string }
+
+func (*helpRequest) Error() string { return "help requested" }
+
+// errVersionFlag is the parseOptions error for --version and -v.
+var errVersionFlag = errors.New("version requested")
+
+// optionsExit reports what parseOptions returned for cmd and returns the
+// exit code: help and version go to stdout with 0; anything else is an
+// option error, printed to stderr with its fix, with 2. A host shows only
+// the exit of a server that ends before it answers, so a silent 2 leaves
+// its user with nothing to go on.
+func optionsExit(cmd string, err error, stdout, stderr io.Writer) int {
+	var help *helpRequest
+	switch {
+	case errors.As(err, &help):
+		usage(stdout)
+		printf(stdout, "\nOptions of keyveil %s (most also read from the KEYVEIL_* variable named):\n%s", cmd, help.flags)
+		return 0
+	case errors.Is(err, errVersionFlag):
+		return printVersion(stdout)
+	}
+	printf(stderr, "keyveil %s: %v\n", cmd, err)
+	return 2
+}
+
 // parseOptions reads the KEYVEIL_* environment, then the flags over it.
-// withPing adds check's --ping flag.
-func parseOptions(name string, args []string, stderr io.Writer, withPing bool) (*options, error) {
+// withPing adds check's --ping flag. Its errors say what is wrong and how
+// to fix it; -h and --help return a *helpRequest, --version and -v
+// errVersionFlag (see optionsExit).
+func parseOptions(name string, args []string, withPing bool) (*options, error) {
 	var o options
 	// Every field is a string, so env/v11 reports no value-quoting parse
 	// errors; booleans are parsed below with messages of our own.
@@ -58,12 +94,21 @@ func parseOptions(name string, args []string, stderr io.Writer, withPing bool) (
 		}
 		v, err := strconv.ParseBool(b.raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s must be true or false", b.name)
+			got := ""
+			if len(b.raw) <= 16 {
+				got = fmt.Sprintf(", not %q", b.raw)
+			}
+			return nil, fmt.Errorf("%s must be true or false%s; set it to true or false (or 1 or 0), or unset it", b.name, got)
 		}
 		*b.dst = v
 	}
 	fs := flag.NewFlagSet("keyveil "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Errors and help are printed by optionsExit, with a fix and to the
+	// right stream; the flag package would print its own usage to stderr.
+	fs.SetOutput(io.Discard)
+	var showVersion bool
+	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&showVersion, "v", false, "print the version and exit")
 	fs.StringVar(&o.Config, "config", o.Config, "services and tools `file` (YAML); env KEYVEIL_CONFIG")
 	fs.StringVar(&o.EnvFile, "env-file", o.EnvFile, "dotenv `file` to read; the real environment wins; env KEYVEIL_ENV_FILE")
 	fs.BoolVar(&o.readOnly, "read-only", o.readOnly, "offer only calls without side effects (GET, HEAD); env KEYVEIL_READ_ONLY")
@@ -83,12 +128,34 @@ func parseOptions(name string, args []string, stderr io.Writer, withPing bool) (
 		fs.StringVar(&o.Rate, "rate", o.Rate, "default per-key `rate` like 60/min for keys created without one; env KEYVEIL_RATE")
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			var b strings.Builder
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			return nil, &helpRequest{flags: b.String()}
+		}
+		return nil, fmt.Errorf("%v; run keyveil %s --help for the options", err, name)
+	}
+	if showVersion {
+		return nil, errVersionFlag
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q; see keyveil help", fs.Arg(0))
+		extra := fs.Arg(0)
+		if slices.Contains(commands, extra) {
+			given := args[:len(args)-fs.NArg()]
+			return nil, fmt.Errorf("%q is a command, and options go after it, not before: run keyveil %s", extra, strings.Join(append([]string{extra}, given...), " "))
+		}
+		return nil, fmt.Errorf("unexpected argument %q: keyveil %s takes options only (like --config FILE); run keyveil %s --help for them", shorten(extra, 40), name, name)
 	}
 	return &o, nil
+}
+
+// shorten cuts s to at most n bytes for a message.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 func usage(w io.Writer) {

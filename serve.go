@@ -178,9 +178,9 @@ const hardStop = 10 * time.Second
 // serve runs the stdio MCP server until stdin ends or a signal arrives, and
 // returns 0 after in-flight calls have finished and been audited.
 func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	opts, err := parseOptions("serve", args, stderr, false)
+	opts, err := parseOptions("serve", args, false)
 	if err != nil {
-		return 2
+		return optionsExit("serve", err, stdout, stderr)
 	}
 	started := relaxGC()
 	defer started()
