@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -126,7 +127,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	ready := true
-	if w := a.set.Warnings(); len(w) > 0 {
+	if w := a.warnings(); len(w) > 0 {
 		printf(out, "\nWarnings:\n")
 		for _, m := range w {
 			printf(out, "  - %s\n", m)
@@ -146,6 +147,12 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	printf(out, "\nkeyveil check: READY. Add keyveil to your MCP host (see README.md) and restart the host.\n")
 	return 0
+}
+
+// warnings returns what keyveil check lists and serve logs at start-up:
+// the configuration's warnings, then the credentials'.
+func (a *app) warnings() []string {
+	return append(slices.Clone(a.cfg.Warnings), a.set.Warnings()...)
 }
 
 // listTools asks a real in-process client for tools/list, so check shows

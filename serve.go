@@ -197,7 +197,7 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	defer closeAudit()
 
-	for _, w := range a.set.Warnings() {
+	for _, w := range a.warnings() {
 		a.logger.Warn(w)
 	}
 	a.logger.Info("keyveil ready", "version", versionString(), "services", serviceSummary(a),

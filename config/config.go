@@ -216,6 +216,11 @@ type Config struct {
 	// File is the services file this came from; empty when the
 	// configuration came from the environment alone.
 	File string
+	// Warnings are problems that do not stop keyveil but that the
+	// operator should fix, such as operations an OpenAPI import left out
+	// because their schemas are too large. keyveil check lists them and
+	// serve logs them at start-up.
+	Warnings []string
 }
 
 // Service returns the named service.

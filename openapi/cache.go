@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/internal/yamljson"
 )
 
 // Importing a large OpenAPI document is slow: parsing and converting
@@ -22,13 +23,14 @@ import (
 // and cached tools pass config's validation again like fresh ones.
 
 // cacheVersion changes whenever the conversion changes what it produces.
-const cacheVersion = "keyveil-openapi-cache-1"
+const cacheVersion = "keyveil-openapi-cache-2"
 
 // cacheEntry is one cached import.
 type cacheEntry struct {
 	Version string            `json:"version"`
 	Refs    map[string]string `json:"refs"` // $ref'd file -> sha256 hex of its bytes
 	Tools   []config.Tool     `json:"tools"`
+	Warns   []string          `json:"warnings,omitempty"` // operations left out, for the operator
 }
 
 // cacheKey returns the file name for an import of data with opts.
@@ -46,38 +48,39 @@ func cacheKey(data []byte, opts Options) string {
 
 // readCache returns the cached tools for key, or false when there are none
 // or a $ref'd file has changed since.
-func readCache(dir, key string) ([]config.Tool, bool) {
+func readCache(dir, key string) ([]config.Tool, []string, bool) {
 	if dir == "" {
-		return nil, false
+		return nil, nil, false
 	}
 	b, err := os.ReadFile(filepath.Join(dir, key))
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
 	var e struct {
 		Version string            `json:"version"`
 		Refs    map[string]string `json:"refs"`
 		Tools   []cachedTool      `json:"tools"`
+		Warns   []string          `json:"warnings"`
 	}
 	if err := json.Unmarshal(b, &e); err != nil || e.Version != cacheVersion {
-		return nil, false
+		return nil, nil, false
 	}
 	for path, sum := range e.Refs {
-		data, err := os.ReadFile(path)
+		data, err := yamljson.ReadFile(path, maxFileBytes)
 		if err != nil || hashHex(data) != sum {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	tools, err := decodeTools(e.Tools)
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
-	return tools, true
+	return tools, e.Warns, true
 }
 
 // writeCache stores tools under key, atomically, readable by the user
 // alone. Failing to write only costs the next start its speed.
-func writeCache(dir, key string, refs map[string]string, tools []config.Tool) {
+func writeCache(dir, key string, refs map[string]string, tools []config.Tool, warns []string) {
 	if dir == "" {
 		return
 	}
@@ -85,7 +88,7 @@ func writeCache(dir, key string, refs map[string]string, tools []config.Tool) {
 		return
 	}
 	var b bytes.Buffer
-	if err := json.NewEncoder(&b).Encode(cacheEntry{Version: cacheVersion, Refs: refs, Tools: tools}); err != nil {
+	if err := json.NewEncoder(&b).Encode(cacheEntry{Version: cacheVersion, Refs: refs, Tools: tools, Warns: warns}); err != nil {
 		return
 	}
 	f, err := os.CreateTemp(dir, "tmp-*")

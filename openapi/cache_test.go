@@ -46,7 +46,7 @@ paths:
       responses: {"200": {description: ok}}
 `)
 	opts := Options{Service: "api", Operations: []string{"*"}}
-	fresh, hit, save, err := importTools(spec, cache, opts)
+	fresh, _, hit, save, err := importTools(spec, cache, opts)
 	if err != nil || hit {
 		t.Fatalf("first import: cached %v, error %v", hit, err)
 	}
@@ -61,7 +61,7 @@ paths:
 	if info, err := os.Stat(entries[0]); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("cache entry mode = %v, %v; want 0600", info.Mode().Perm(), err)
 	}
-	cached, hit, _, err := importTools(spec, cache, opts)
+	cached, _, hit, _, err := importTools(spec, cache, opts)
 	if err != nil || !hit {
 		t.Fatalf("second import: cached %v, error %v", hit, err)
 	}
@@ -71,21 +71,21 @@ paths:
 	// Prove the second import came from the cache: mark the entry.
 	b, _ := os.ReadFile(entries[0])
 	write(entries[0], strings.Replace(string(b), "Get a thing.", "FROM CACHE", 1))
-	if got, _, _, _ := importTools(spec, cache, opts); !strings.Contains(toolsJSON(t, got), "FROM CACHE") {
+	if got, _, _, _, _ := importTools(spec, cache, opts); !strings.Contains(toolsJSON(t, got), "FROM CACHE") {
 		t.Error("a second import did not use the cache")
 	}
 	// A changed $ref'd file misses.
 	write(shared, "id: {name: id, in: path, required: true, description: changed, schema: {type: string}}\n")
-	if got, hit, _, _ := importTools(spec, cache, opts); hit || strings.Contains(toolsJSON(t, got), "FROM CACHE") || !strings.Contains(toolsJSON(t, got), "changed") {
+	if got, _, hit, _, _ := importTools(spec, cache, opts); hit || strings.Contains(toolsJSON(t, got), "FROM CACHE") || !strings.Contains(toolsJSON(t, got), "changed") {
 		t.Errorf("a changed $ref'd file was served from the cache: %s", toolsJSON(t, got))
 	}
 	// Other options miss too.
-	other, _, _, err := importTools(spec, cache, Options{Service: "api", Operations: []string{"getThing"}, Taken: []string{"getThing"}})
+	other, _, _, _, err := importTools(spec, cache, Options{Service: "api", Operations: []string{"getThing"}, Taken: []string{"getThing"}})
 	if err != nil || len(other) != 1 || other[0].Name != "getThing_2" {
 		t.Errorf("import with other options = %v, %v", other, err)
 	}
 	// No cache directory: nothing written, still works.
-	if _, _, _, err := importTools(spec, "", opts); err != nil {
+	if _, _, _, _, err := importTools(spec, "", opts); err != nil {
 		t.Errorf("import without a cache: %v", err)
 	}
 }
@@ -95,20 +95,20 @@ func BenchmarkImport(b *testing.B) {
 	spec := filepath.Join("testdata", "github.json")
 	b.Run("parse", func(b *testing.B) {
 		for b.Loop() {
-			if _, _, _, err := importTools(spec, "", opts); err != nil {
+			if _, _, _, _, err := importTools(spec, "", opts); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("cached", func(b *testing.B) {
 		dir := b.TempDir()
-		_, _, save, err := importTools(spec, dir, opts)
+		_, _, _, save, err := importTools(spec, dir, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
 		save()
 		for b.Loop() {
-			if _, _, _, err := importTools(spec, dir, opts); err != nil {
+			if _, _, _, _, err := importTools(spec, dir, opts); err != nil {
 				b.Fatal(err)
 			}
 		}

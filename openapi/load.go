@@ -1,20 +1,28 @@
 package openapi
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/keyveil/keyveil/internal/yamljson"
+)
+
+// Bounds on what a document may read. Documents and the files their $refs
+// name are often copied from a vendor: GitHub's whole description is about
+// 11 MiB of JSON, so these leave room for any real API and none for
+// /dev/zero.
+const (
+	maxFileBytes  = 32 << 20 // the document, or one file a $ref names
+	maxTotalBytes = 64 << 20 // the document and every file its $refs name
 )
 
 // loader decodes one document and the local files its $refs read.
 type loader struct {
-	files map[string]any    // absolute path -> parsed JSON value
+	files map[string]any    // absolute path, symlinks resolved -> parsed JSON value
 	refs  map[string]string // files read through $refs -> sha256 hex
+	dir   string            // the document's directory, symlinks resolved: $refs read files below it only
+	read  int64             // bytes read so far, the document's included
 	v31   bool              // OpenAPI 3.1 or later: keywords next to a schema's $ref apply
 
 	schemas map[string]*schema // $ref target ("file#pointer") -> its schema, shared
@@ -25,11 +33,21 @@ type loader struct {
 // file. $refs to other local files are followed; references to URLs are
 // not fetched, so loading a document makes no network request.
 func Load(path string) (*Document, error) {
-	data, err := os.ReadFile(path)
+	data, err := readDocument(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, data)
+}
+
+// readDocument reads the document at path: a regular file of at most
+// maxFileBytes.
+func readDocument(path string) ([]byte, error) {
+	data, err := yamljson.ReadFile(path, maxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
 	}
-	return parse(path, data)
+	return data, nil
 }
 
 // parse parses data, the document read from path: the operations of every
@@ -40,7 +58,10 @@ func parse(path string, data []byte) (*Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
 	}
-	root, err := decodeData(data)
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	root, err := yamljson.Decode(path, data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a usable OpenAPI document: %w", path, err)
 	}
@@ -58,6 +79,8 @@ func parse(path string, data []byte) (*Document, error) {
 	l := &loader{
 		files:   map[string]any{abs: root},
 		refs:    map[string]string{},
+		dir:     filepath.Dir(abs),
+		read:    int64(len(data)),
 		v31:     !strings.HasPrefix(version, "3.0"),
 		schemas: map[string]*schema{},
 	}
@@ -65,23 +88,6 @@ func parse(path string, data []byte) (*Document, error) {
 	if err := l.document(d, abs, m); err != nil {
 		return nil, fmt.Errorf("%s: not a usable OpenAPI document: %w", path, err)
 	}
+	d.size = int(l.read)
 	return d, nil
-}
-
-// decodeData parses a document's bytes as JSON, or else as YAML, into
-// plain JSON values (map[string]any, []any, string, float64, bool, nil).
-func decodeData(data []byte) (any, error) {
-	var v any
-	jerr := json.Unmarshal(data, &v)
-	if jerr == nil {
-		return v, nil
-	}
-	var n yaml.Node
-	if err := yaml.Unmarshal(data, &n); err != nil {
-		return nil, err
-	}
-	if len(n.Content) == 0 {
-		return nil, errors.New("the file is empty")
-	}
-	return yamlValue(n.Content[0], 0)
 }

@@ -3,7 +3,6 @@ package openapi
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -21,6 +20,7 @@ type Document struct {
 	ops      []operation       // every operation, sorted by path then method
 	security []securityScheme  // components.securitySchemes
 	refs     map[string]string // local files read through $refs -> sha256 hex
+	size     int               // bytes of the document and the files its $refs read
 }
 
 // operation is one method on one path.
@@ -73,6 +73,10 @@ type Options struct {
 type Skipped struct {
 	ID     string // operationId or "METHOD /path"
 	Reason string
+	// Warn is true when the operator should hear about it even though a
+	// tag or "*" chose the operation: the document is at fault (its
+	// schema is too large), not the operation's kind.
+	Warn bool
 }
 
 // Tools turns the selected operations into tools, in path order. Names are
@@ -92,13 +96,18 @@ func (d *Document) Tools(opts Options) (tools []config.Tool, skipped []Skipped, 
 	}
 	names := newNamer(opts.Taken)
 	var errs []error
+	budget := baseDocSchema + docSchemaRate*d.size
 	for _, o := range chosen {
-		t, why := d.tool(o, opts)
+		cv := newConverter()
+		t, why := d.tool(o, opts, cv)
+		if budget -= cv.used(); budget < 0 {
+			return nil, nil, fmt.Errorf("%s: the input schemas of the tools up to operation %s come to more than %d MiB, far more than the document holds (its $refs fan out); select fewer operations", d.path, o.id(), (baseDocSchema+docSchemaRate*d.size)>>20)
+		}
 		if why != "" {
 			if explicit[o.op.operationID] {
 				errs = append(errs, fmt.Errorf("%s: operation %s cannot be a tool: %s; remove it from operations", d.path, o.id(), why))
 			}
-			skipped = append(skipped, Skipped{ID: o.id(), Reason: why})
+			skipped = append(skipped, Skipped{ID: o.id(), Reason: why, Warn: cv.over})
 			continue
 		}
 		t.Name = names.name(o)
@@ -165,7 +174,7 @@ func (d *Document) suggest(s string) string {
 }
 
 // tool converts one operation, or says why it cannot.
-func (d *Document) tool(o operation, opts Options) (config.Tool, string) {
+func (d *Document) tool(o operation, opts Options, cv *converter) (config.Tool, string) {
 	switch o.method {
 	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE":
 	default:
@@ -199,7 +208,6 @@ func (d *Document) tool(o operation, opts Options) (config.Tool, string) {
 			params[key] = p
 		}
 	}
-	cv := newConverter()
 	for _, key := range order {
 		p := params[key]
 		if hidden[key] {
@@ -252,6 +260,9 @@ func (d *Document) tool(o operation, opts Options) (config.Tool, string) {
 	}
 	if why := d.body(o, in, used, t.Mapping, cv); why != "" {
 		return config.Tool{}, why
+	}
+	if cv.over {
+		return config.Tool{}, fmt.Sprintf("its input schema expands to more than %d KiB (its $refs fan out), more than a model can read", maxToolSchema>>10)
 	}
 	if len(in.Required) == 0 {
 		in.Required = nil
@@ -408,10 +419,13 @@ func Expand(cfg *config.Config, opts *ExpandOptions) error {
 		for _, t := range cfg.Tools {
 			taken = append(taken, t.Name)
 		}
-		tools, cached, save, err := importTools(p, dir, Options{Service: s.Name, Auth: s.Auth, Operations: s.Operations, Taken: taken})
+		tools, warns, cached, save, err := importTools(p, dir, Options{Service: s.Name, Auth: s.Auth, Operations: s.Operations, Taken: taken})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", s.Name, err))
 			continue
+		}
+		for _, w := range warns {
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("service %q: %s", s.Name, w))
 		}
 		add := cfg.AddTools
 		if cached {
@@ -430,30 +444,36 @@ func Expand(cfg *config.Config, opts *ExpandOptions) error {
 }
 
 // importTools returns the tools of the document at path, from the cache in
-// dir when it has them ("": no cache), and whether they came from it. save
+// dir when it has them ("": no cache), and whether they came from it; warns
+// names the operations left out that the operator should hear about. save
 // stores freshly imported tools in the cache; the caller calls it once the
 // configuration has accepted them, so that only accepted tools are ever
 // cached.
-func importTools(path, dir string, opts Options) (tools []config.Tool, cached bool, save func(), err error) {
-	data, err := os.ReadFile(path)
+func importTools(path, dir string, opts Options) (tools []config.Tool, warns []string, cached bool, save func(), err error) {
+	data, err := readDocument(path)
 	if err != nil {
-		return nil, false, nil, fmt.Errorf("reading OpenAPI document: %w", err)
+		return nil, nil, false, nil, err
 	}
 	key := cacheKey(data, opts)
-	if tools, ok := readCache(dir, key); ok {
+	if tools, warns, ok := readCache(dir, key); ok {
 		for i := range tools {
 			tools[i].Service = opts.Service
 		}
-		return tools, true, func() {}, nil
+		return tools, warns, true, func() {}, nil
 	}
 	doc, err := parse(path, data)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, nil, false, nil, err
 	}
-	tools, _, err = doc.Tools(opts)
+	tools, skipped, err := doc.Tools(opts)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, nil, false, nil, err
+	}
+	for _, s := range skipped {
+		if s.Warn {
+			warns = append(warns, fmt.Sprintf("%s: operation %s is left out: %s", filepath.Base(path), s.ID, s.Reason))
+		}
 	}
 	fresh := slices.Clone(tools) // as converted, before validation fills them in
-	return tools, false, func() { writeCache(dir, key, doc.refs, fresh) }, nil
+	return tools, warns, false, func() { writeCache(dir, key, doc.refs, fresh, warns) }, nil
 }

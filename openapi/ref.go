@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/keyveil/keyveil/internal/yamljson"
 )
 
 // $ref resolution: a $ref within the document or to a local file, and the
@@ -48,6 +49,27 @@ func (l *loader) follow(file string, v any, stop func(any) bool) (string, any, s
 	}
 }
 
+// confine returns the file a $ref's location loc names, seen from file,
+// with symlinks resolved; it must be below the document's directory. A
+// vendor's document could otherwise name /etc/passwd, ../../.env or an
+// absolute path, and the file's text would reach the tools' descriptions,
+// which the model reads.
+func (l *loader) confine(file, loc string) (string, error) {
+	p := filepath.FromSlash(loc)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(file), p)
+	}
+	real, err := filepath.EvalSymlinks(filepath.Clean(p))
+	if err != nil {
+		return "", fmt.Errorf("reading $ref file: %w", err)
+	}
+	rel, err := filepath.Rel(l.dir, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("the file is outside the document's directory %s; keyveil reads $ref files from below it only (copy the file next to the document)", l.dir)
+	}
+	return real, nil
+}
+
 // lookup returns the value ref points at from file.
 func (l *loader) lookup(file, ref string) (string, any, string, error) {
 	loc, frag, _ := strings.Cut(ref, "#")
@@ -66,20 +88,20 @@ func (l *loader) lookup(file, ref string) (string, any, string, error) {
 	}
 	target := file
 	if loc != "" {
-		p := filepath.FromSlash(loc)
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(file), p)
+		var err error
+		if target, err = l.confine(file, loc); err != nil {
+			return "", nil, "", fmt.Errorf("$ref %s: %w", ref, err)
 		}
-		target = filepath.Clean(p)
 	}
 	root, ok := l.files[target]
 	if !ok {
-		data, err := os.ReadFile(target)
+		data, err := yamljson.ReadFile(target, min(maxFileBytes, maxTotalBytes-l.read))
 		if err != nil {
 			return "", nil, "", fmt.Errorf("reading $ref file: %w", err)
 		}
+		l.read += int64(len(data))
 		l.refs[target] = hashHex(data)
-		if root, err = decodeData(data); err != nil {
+		if root, err = yamljson.Decode(filepath.Base(target), data); err != nil {
 			return "", nil, "", fmt.Errorf("$ref file %s: %w", filepath.Base(target), err)
 		}
 		l.files[target] = root

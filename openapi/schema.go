@@ -20,6 +20,19 @@ const (
 	maxPropDescription = 300  // a property's description
 )
 
+// Bounds on the size of what the conversion produces, in cost units of
+// about a byte of the tools/list JSON each (see charge). A $ref'd schema is
+// written out wherever it is used, so a small document whose schemas each
+// refer to the next one several times stands for an exponential amount of
+// schema: a 2.5 KB document gave a 25 MiB tools/list and took 2 GiB of
+// memory. The largest tool of GitHub's and ReadMe's documents is under
+// 10 KB.
+const (
+	maxToolSchema = 128 << 10 // one tool's input schema
+	baseDocSchema = 1 << 20   // all of a document's tools: this, plus
+	docSchemaRate = 16        // this many units per byte of the files read
+)
+
 // Properties are listed in name order (no PropertyOrder), so a schema
 // reads the same after a round trip through the cache's JSON.
 //
@@ -31,9 +44,36 @@ const (
 // input.
 type converter struct {
 	stack map[*schema]bool // schemas being converted: a cycle
+	left  int              // cost units left for this tool (maxToolSchema at the start)
+	over  bool             // the budget ran out: the schema is cut and the tool refused
 }
 
-func newConverter() *converter { return &converter{stack: map[*schema]bool{}} }
+func newConverter() *converter {
+	return &converter{stack: map[*schema]bool{}, left: maxToolSchema}
+}
+
+// used returns the cost units the converter has spent.
+func (c *converter) used() int { return maxToolSchema - c.left }
+
+// charge counts the schema src converts into against the tool's budget,
+// and reports whether the budget still holds.
+func (c *converter) charge(src *schema) bool {
+	n := 32 + len(src.title) + len(src.description) + len(src.format) + len(src.pattern)
+	for _, e := range src.enum {
+		n += 8
+		if s, ok := e.(string); ok {
+			n += len(s)
+		}
+	}
+	if s, ok := src.deflt.(string); ok {
+		n += len(s)
+	}
+	c.left -= n
+	if c.left < 0 {
+		c.over = true
+	}
+	return !c.over
+}
 
 // anyValue is a schema for any JSON value spelled as typed branches: the
 // empty schema marshals as true, which the TypeScript SDK rejects.
@@ -50,6 +90,9 @@ func anyValue(desc string) *jsonschema.Schema {
 func (c *converter) convert(src *schema, depth int, request bool) *jsonschema.Schema {
 	if src == nil || src.always != nil {
 		return anyValue("")
+	}
+	if !c.charge(src) {
+		return &jsonschema.Schema{Type: "object"} // the tool is refused; any cheap value will do
 	}
 	if c.stack[src] || depth >= maxDepth {
 		s := typeOnly(src)
