@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/keyveil/keyveil/internal/yamljson"
 )
 
 // The services file is decoded from a yaml.Node tree by hand rather than
@@ -39,6 +41,11 @@ type positions struct {
 	file string
 	line int            // the line of the item's first key
 	keys map[string]int // "auth.env" -> line
+	// misspelt are keys an unknown key was probably meant to be
+	// ("base-url" -> "base_url"). A problem with one of them (base_url is
+	// empty) is the same mistake as the typo, whose message says what to
+	// write; it is not repeated.
+	misspelt map[string]bool
 }
 
 // locate prefixes err with file:line, choosing the line of the key a
@@ -49,6 +56,9 @@ func (p positions) locate(err error) error {
 	}
 	line := p.line
 	var fe *fieldError
+	if errors.As(err, &fe) && p.misspelt[fe.field] {
+		return nil // errors.Join drops it
+	}
 	if errors.As(err, &fe) {
 		for k := fe.field; k != ""; k = parentKey(k) {
 			if l, ok := p.keys[k]; ok {
@@ -84,6 +94,56 @@ func (e *lineError) Unwrap() error { return e.err }
 type decoder struct {
 	file string
 	errs []error
+	// cv converts JSON Schemas and is charged for every node decoded, so
+	// that aliases of aliases (a "billion laughs" bomb) cannot make a
+	// small file stand for gigabytes. Once its budget is spent, decoding
+	// stops with one error.
+	cv    *yamljson.Converter
+	spent bool
+	alias *yaml.Node // the outermost alias being decoded, where a bomb is reported
+}
+
+// enter notes n when it is the outermost alias being decoded; the caller
+// defers the func it returns.
+func (d *decoder) enter(n *yaml.Node) func() {
+	if n.Kind != yaml.AliasNode || d.alias != nil {
+		return func() {}
+	}
+	d.alias = n
+	return func() { d.alias = nil }
+}
+
+// charge counts n against the file's budget, and reports whether
+// decoding may go on.
+func (d *decoder) charge(n *yaml.Node) bool {
+	if d.spent {
+		return false
+	}
+	if err := d.cv.Charge(n); err != nil {
+		d.converterError(err)
+		return false
+	}
+	return true
+}
+
+// converterError records an error of the YAML converter at its own line.
+func (d *decoder) converterError(err error) {
+	var ye *yamljson.Error
+	if !errors.As(err, &ye) {
+		d.errs = append(d.errs, err)
+		return
+	}
+	line := ye.Line
+	if errors.Is(err, yamljson.ErrTooLarge) {
+		if d.spent {
+			return
+		}
+		d.spent = true
+		if d.alias != nil {
+			line = d.alias.Line
+		}
+	}
+	d.errs = append(d.errs, &lineError{file: d.file, line: line, err: ye.Err})
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -108,6 +168,7 @@ func resolve(n *yaml.Node) *yaml.Node {
 // names the item for messages ("services.crm"); rel is the key prefix
 // recorded in pos ("" for the item itself, "auth." inside auth).
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where, rel string, pos *positions) {
+	defer d.enter(n)()
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping of keys (key: value), not %s", where, describe(n))
@@ -128,6 +189,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where, rel string,
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
 		key := k.Value
+		if !d.charge(k) {
+			return
+		}
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, "%s has a key that is not a name", where)
 			continue
@@ -135,6 +199,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where, rel string,
 		fi, ok := fields[key]
 		if !ok {
 			d.errorf(k, "%s: unknown key %s%s; the keys are %s", where, quote(key), suggest(key, names), strings.Join(names, ", "))
+			if meant := closest(key, names); meant != "" && pos != nil {
+				if pos.misspelt == nil {
+					pos.misspelt = map[string]bool{}
+				}
+				pos.misspelt[rel+meant] = true
+			}
 			continue
 		}
 		if seen[key] {
@@ -151,7 +221,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where, rel string,
 
 // decodeValue fills v from n according to v's type.
 func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, where, rel string, pos *positions) {
+	defer d.enter(n)()
 	n = resolve(n)
+	if !d.charge(n) {
+		return
+	}
 	switch v.Type() {
 	case durationType:
 		if !isStr(n) {
@@ -166,7 +240,12 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, where, rel string, 
 		v.SetInt(int64(dur))
 		return
 	case schemaType:
-		s, err := nodeSchema(n)
+		s, err := d.schema(n)
+		var ye *yamljson.Error
+		if errors.As(err, &ye) {
+			d.converterError(err)
+			return
+		}
 		if err != nil {
 			d.errorf(n, "%s: %v", where, err)
 			return
@@ -279,16 +358,22 @@ func describe(n *yaml.Node) string {
 // suggest returns `, did you mean "x"?` for the closest known key within
 // two edits, or "".
 func suggest(key string, names []string) string {
+	best := closest(key, names)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// closest returns the known key within two edits of key, or "".
+func closest(key string, names []string) string {
 	best, bestD := "", 3
 	for _, n := range names {
 		if d := editDistance(strings.ToLower(key), n); d < bestD {
 			best, bestD = n, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 func editDistance(a, b string) int {
@@ -311,13 +396,13 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// nodeSchema turns a YAML JSON Schema into a [jsonschema.Schema] by way of
+// schema turns a YAML JSON Schema into a [jsonschema.Schema] by way of
 // JSON, which is what the schema type reads.
-func nodeSchema(n *yaml.Node) (*jsonschema.Schema, error) {
+func (d *decoder) schema(n *yaml.Node) (*jsonschema.Schema, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("must be a JSON Schema object (type: object, properties: …), not %s", describe(n))
 	}
-	v, err := nodeAny(n, 0)
+	v, err := d.cv.Value(n)
 	if err != nil {
 		return nil, err
 	}
@@ -330,49 +415,6 @@ func nodeSchema(n *yaml.Node) (*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("not a JSON Schema: %w", err)
 	}
 	return &s, nil
-}
-
-// nodeAny converts a node into JSON-compatible Go values. Depth is bounded
-// so that a self-referencing alias cannot recurse for ever.
-func nodeAny(n *yaml.Node, depth int) (any, error) {
-	if depth > 64 {
-		return nil, errors.New("nested more than 64 levels deep")
-	}
-	n = resolve(n)
-	switch n.Kind {
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := resolve(n.Content[i])
-			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: keys must be names", k.Line)
-			}
-			v, err := nodeAny(n.Content[i+1], depth+1)
-			if err != nil {
-				return nil, err
-			}
-			m[k.Value] = v
-		}
-		return m, nil
-	case yaml.SequenceNode:
-		s := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := nodeAny(c, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			s = append(s, v)
-		}
-		return s, nil
-	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return nil, fmt.Errorf("line %d: not a plain value", n.Line)
-	}
-	if _, ok := v.(time.Time); ok {
-		return n.Value, nil
-	}
-	return v, nil
 }
 
 // sortErrors orders located errors by file and line, so the report reads

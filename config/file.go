@@ -3,10 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/keyveil/keyveil/internal/yamljson"
 )
 
 // LoadFile reads and validates a services file on its own: a tool may name
@@ -22,8 +23,13 @@ func LoadFile(path string) (*Config, error) {
 	return c, nil
 }
 
+// maxFileBytes bounds the services file. A large one with many declared
+// tools is tens of kilobytes; the bound stops a path that names a device
+// or a huge file by mistake (a FIFO or /dev/zero is refused outright).
+const maxFileBytes = 4 << 20
+
 func readFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := yamljson.ReadFile(path, maxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading services file: %w", err)
 	}
@@ -38,9 +44,13 @@ func readFile(path string) (*Config, error) {
 // [Service]) and tools (a list of [Tool]). Unknown keys are errors, so a
 // misspelt "alow" cannot silently leave a service with the default rules.
 func parseFile(path string, data []byte) (*Config, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		// yaml's syntax errors quote no values, only "line N: ...".
+	doc, err := yamljson.Parse(path, data)
+	if err != nil {
+		// yaml's syntax errors quote no values, only what was expected.
+		var ye *yamljson.Error
+		if errors.As(err, &ye) {
+			return nil, &lineError{file: path, line: ye.Line, err: fmt.Errorf("not valid YAML: %v; check this line's indentation against the lines above (spaces, not tabs)", ye.Err)}
+		}
 		return nil, fmt.Errorf("%s: not valid YAML: %w", path, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -48,7 +58,7 @@ func parseFile(path string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: no services; add a services: section (see examples/)", path)
 	}
 	root := resolve(doc.Content[0])
-	d := &decoder{file: path}
+	d := &decoder{file: path, cv: yamljson.NewConverter("", len(data))}
 	if root.Kind != yaml.MappingNode {
 		d.errorf(root, "the file must be a mapping with services: and, optionally, tools:")
 		return nil, errors.Join(d.errs...)
@@ -78,13 +88,19 @@ func parseFile(path string, data []byte) (*Config, error) {
 	} else {
 		for i := 0; i+1 < len(servicesNode.Content); i += 2 {
 			k, v := resolve(servicesNode.Content[i]), resolve(servicesNode.Content[i+1])
+			if k.Value == "tools" && v.Kind == yaml.SequenceNode {
+				// A service's settings are a mapping; a list here is the
+				// top-level tools: block, indented by mistake.
+				d.errorf(k, "tools: is indented under services:, so it reads as a service named \"tools\"; move it to the start of its line (tools: is a top-level key, like services:)")
+				continue
+			}
 			if isNull(v) {
 				d.errorf(k, "service %s is empty; give it a base_url and auth", quote(k.Value))
 				continue
 			}
 			s := Service{Name: k.Value, CallAPI: true}
 			s.pos = positions{file: path, line: k.Line, keys: map[string]int{}}
-			d.decodeStruct(v, reflectValue(&s), "services."+k.Value, "", &s.pos)
+			d.decodeStruct(servicesNode.Content[i+1], reflectValue(&s), "services."+k.Value, "", &s.pos)
 			c.Services = append(c.Services, s)
 		}
 	}
@@ -92,16 +108,21 @@ func parseFile(path string, data []byte) (*Config, error) {
 		if toolsNode.Kind != yaml.SequenceNode {
 			d.errorf(toolsNode, "tools must be a list (each item starts with \"- name: ...\"), not %s", describe(toolsNode))
 		} else {
-			for i, n := range toolsNode.Content {
-				n = resolve(n)
+			for i, raw := range toolsNode.Content {
+				n := resolve(raw)
 				t := Tool{}
 				t.pos = positions{file: path, line: n.Line, keys: map[string]int{}}
 				where := fmt.Sprintf("tools[%d]", i)
-				d.decodeStruct(n, reflectValue(&t), where, "", &t.pos)
+				d.decodeStruct(raw, reflectValue(&t), where, "", &t.pos)
 				t.Origin = fmt.Sprintf("%s:%d", path, n.Line)
 				c.Tools = append(c.Tools, t)
 			}
 		}
+	}
+	if d.spent {
+		// What was decoded before the budget ran out is partial in ways
+		// that would only add noise: report the bomb alone.
+		return nil, errors.Join(d.errs...)
 	}
 	if len(d.errs) > 0 {
 		return c, &decodeErrors{errs: d.errs}
