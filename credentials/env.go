@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/joho/godotenv"
+
+	"github.com/keyveil/keyveil/keychain"
 )
 
 // maxEnvFileBytes bounds a dotenv file. A real one is a few hundred bytes;
@@ -27,10 +30,11 @@ type Source string
 
 // Where a value can come from. The real environment wins over a dotenv file.
 const (
-	SourceEnv    Source = "env"    // the process environment
-	SourceFile   Source = "file"   // a file named by NAME_FILE
-	SourceDotenv Source = "dotenv" // the --env-file / KEYVEIL_ENV_FILE file
-	SourceNone   Source = "none"   // not set anywhere
+	SourceEnv      Source = "env"      // the process environment
+	SourceFile     Source = "file"     // a file named by NAME_FILE
+	SourceDotenv   Source = "dotenv"   // the --env-file / KEYVEIL_ENV_FILE file
+	SourceKeychain Source = "keychain" // the OS keychain, named by keychain:NAME in the variable
+	SourceNone     Source = "none"     // not set anywhere
 )
 
 // Env is keyveil's view of its environment: the process environment, and
@@ -43,6 +47,9 @@ const (
 type Env struct {
 	path   string            // the dotenv file; "" when none
 	dotenv map[string]string // its variables; nil when none
+	// keychain resolves keychain:NAME references; nil: the OS keychain
+	// ([keychain.Lookup]). Tests replace it.
+	keychain func(name string) (string, keychain.Entry, error)
 }
 
 // ReadEnv returns the process environment with the dotenv file at
@@ -123,10 +130,14 @@ func (e *Env) Lookup(name string) (string, bool) {
 }
 
 // Source reports where the named variable would be read from: the process
-// environment, the dotenv file, a file named by NAME_FILE (when NAME itself
-// is not set), or nowhere.
+// environment, the dotenv file, the OS keychain (when the value is a
+// keychain:NAME reference), a file named by NAME_FILE (when NAME itself is
+// not set), or nowhere.
 func (e *Env) Source(name string) Source {
-	if _, src, ok := e.lookupSource(name); ok {
+	if v, src, ok := e.lookupSource(name); ok {
+		if strings.HasPrefix(v, keychain.Prefix) {
+			return SourceKeychain
+		}
 		return src
 	}
 	if _, ok := e.Lookup(name + fileSuffix); ok {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/keychain"
 )
 
 // Limits on a key's value.
@@ -50,7 +51,8 @@ type Credential struct {
 	ClientID string
 	// Source is where Secret came from; SourceNone for config.AuthNone.
 	Source Source
-	// Path is the file the key was read from when Source is SourceFile.
+	// Path is the file the key was read from when Source is SourceFile,
+	// or the secret's name when Source is SourceKeychain.
 	Path string
 }
 
@@ -106,6 +108,11 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 			s.warnings = append(s.warnings, k.warnings...)
 		}
 		if k.err != nil {
+			continue
+		}
+		if err := k.checkOrigin(svc); err != nil {
+			// Checked per service: services may share a variable.
+			errs = append(errs, err)
 			continue
 		}
 		c.Secret, c.Source, c.Path = k.secret, k.source, k.path
@@ -206,7 +213,8 @@ func (s *Set) Warnings() []string { return slices.Clone(s.warnings) }
 type loadedKey struct {
 	secret   Secret
 	source   Source
-	path     string
+	path     string // the NAME_FILE file, or the keychain secret's name
+	origin   string // the keychain secret's bound origin; "" otherwise
 	err      error
 	warnings []string
 }
@@ -255,6 +263,12 @@ func loadKey(env *Env, svc config.Service) *loadedKey {
 		subject = fmt.Sprintf("the file named by %s (%s)", fileName, p)
 	default:
 		subject = name + env.describe(vsrc)
+		if ref, ok := strings.CutPrefix(v, keychain.Prefix); ok {
+			if v, k.err = env.fromKeychain(k, name+env.describe(vsrc), ref, svc); k.err != nil {
+				return k
+			}
+			subject = fmt.Sprintf("the keychain secret %s (named by %s)", ref, name)
+		}
 	}
 	if problem := checkKey(v); problem != "" {
 		k.err = fmt.Errorf("%s %s (%s)", subject, problem, where)
@@ -268,6 +282,70 @@ func loadKey(env *Env, svc config.Service) *loadedKey {
 		k.warnings = append(k.warnings, fmt.Sprintf("%s begins with \"Bearer \", which keyveil adds itself; remove it from the variable (%s)", name, where))
 	}
 	return k
+}
+
+// fromKeychain resolves a keychain:NAME reference found in the variable
+// subject names, recording in k where the value came from and the origin
+// it is bound to ([loadedKey.checkOrigin] compares that with each service
+// using the variable). Its errors name the variable, the secret and the
+// fix, never the value.
+func (e *Env) fromKeychain(k *loadedKey, subject, ref string, svc config.Service) (string, error) {
+	where := fmt.Sprintf("service %q, auth %s", svc.Name, svc.Auth.Scheme())
+	if err := keychain.CheckName(ref); err != nil {
+		// ref is not quoted: it may be a key pasted after the prefix.
+		return "", fmt.Errorf("%s is a keychain: reference whose name is not valid: %v (%s)", subject, err, where)
+	}
+	lookup := keychain.Lookup
+	if e != nil && e.keychain != nil {
+		lookup = e.keychain
+	}
+	v, entry, err := lookup(ref)
+	switch {
+	case errors.Is(err, keychain.ErrNotFound):
+		fix := "keyveil secrets set " + ref + " --origin URL"
+		if o, oerr := keychain.Origin(sendsTo(svc)); oerr == nil {
+			fix = "keyveil secrets set " + ref + " --origin " + o
+		}
+		return "", fmt.Errorf("%s refers to keychain:%s, which is not in the OS keychain; store it with: %s (%s)", subject, ref, fix, where)
+	case err != nil:
+		return "", fmt.Errorf("%s refers to keychain:%s, which cannot be read: %w (%s)", subject, ref, err, where)
+	}
+	k.source, k.path, k.origin = SourceKeychain, ref, entry.Origin
+	return v, nil
+}
+
+// sendsTo returns the URL a service sends its secret to: the token
+// endpoint for OAuth 2.0 client credentials, the base URL otherwise.
+func sendsTo(svc config.Service) string {
+	if svc.Auth.Type == config.AuthOAuth2 {
+		return svc.Auth.TokenURL
+	}
+	return svc.BaseURL
+}
+
+// checkOrigin refuses a keychain secret for a service that would send it
+// to an origin other than the one it was stored for. The threat: a model
+// that can edit the host config points MCP_API_BASE_URL (or a base_url) at
+// a listener of its own; the key must not follow. The message names both
+// origins, which are not secret, and the fix for an operator who did mean
+// to move the key.
+func (k *loadedKey) checkOrigin(svc config.Service) error {
+	if k.source != SourceKeychain {
+		return nil
+	}
+	field := "base_url"
+	if svc.Auth.Type == config.AuthOAuth2 {
+		field = "token_url"
+	}
+	want, err := keychain.Origin(sendsTo(svc))
+	if err != nil {
+		return fmt.Errorf("%s refers to keychain:%s, which is stored for %s only; the %s of service %q has no origin it can be checked against: %v", svc.Auth.SecretEnv(), k.path, k.origin, field, svc.Name, err)
+	}
+	if want == k.origin {
+		return nil
+	}
+	return fmt.Errorf("%s refers to keychain:%s, which is stored for %s only; keyveil will not send it to %s (the %s of service %q). If that is the API the key belongs to, store it for that origin: keyveil secrets set %s --origin %s",
+		svc.Auth.SecretEnv(), k.path, k.origin, want, field, svc.Name, k.path, want)
 }
 
 // readKeyFile reads a NAME_FILE file. Its errors complete the sentence
@@ -322,6 +400,11 @@ var (
 	// placeholder is a template placeholder such as <UNKNOWN> or <your-api-key>.
 	placeholder = regexp.MustCompile(`^<[^<>]*>$`)
 )
+
+// CheckKey returns what is wrong with a key's value, completing a sentence
+// that starts "the value", or "" when nothing is. `keyveil secrets set`
+// applies it, so the keychain refuses what the environment would.
+func CheckKey(v string) string { return checkKey(v) }
 
 // checkKey returns what is wrong with a key's value, completing a sentence
 // that starts with the variable's name, or "" when nothing is. The text
