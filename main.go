@@ -16,6 +16,7 @@
 //	keyveil help (or --help, -h; keyveil COMMAND --help)
 //	keyveil serve --http ADDR --keys FILE [...]
 //	keyveil keys create|list|revoke|rotate [...]
+//	keyveil secrets set NAME --origin URL | list | delete NAME
 package main
 
 import (
@@ -24,6 +25,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/keyveil/keyveil/credentials"
+	"github.com/keyveil/keyveil/keychain"
 	"github.com/keyveil/keyveil/keys"
 	"github.com/keyveil/keyveil/openapi"
 )
@@ -48,6 +51,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return check(ctx, rest, stdout, stderr)
 	case "keys":
 		if err := keys.Command(rest, stdout, stderr); err != nil {
+			printf(stderr, "keyveil: %v\n", err)
+			return 1
+		}
+		return 0
+	case "secrets":
+		if err := keychain.Command(rest, stdin, stdout, stderr, credentials.CheckKey); err != nil {
 			printf(stderr, "keyveil: %v\n", err)
 			return 1
 		}

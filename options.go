@@ -171,6 +171,8 @@ Usage:
                               serve Streamable HTTP to remote agents (see README)
   keyveil keys create --name NAME [--scopes a,b] [--expires 90d] [--rate 60/min] [--keys FILE]
   keyveil keys list [--json] | revoke ID | rotate ID [--overlap 24h]
+  keyveil secrets set NAME --origin URL | list | delete NAME
+                              keep keys in the OS keychain; use MCP_API_KEY=keychain:NAME
 
 Options (flag, then environment variable):
   --config FILE     KEYVEIL_CONFIG     services and tools file (YAML)
@@ -179,7 +181,7 @@ Options (flag, then environment variable):
   --audit-log FILE  KEYVEIL_AUDIT_LOG  JSON-lines audit (default stderr)
   --log-level LEVEL KEYVEIL_LOG_LEVEL  debug, info, warn, error (default info)
 
-Zero-config service "api": MCP_API_KEY (or MCP_API_KEY_FILE), MCP_API_BASE_URL,
+Zero-config service "api": MCP_API_KEY (or MCP_API_KEY_FILE, or keychain:NAME), MCP_API_BASE_URL,
 MCP_API_AUTH (bearer | header:NAME | query:NAME | basic | none), MCP_API_ALLOW,
 MCP_API_SCOPES. See README.md.
 `)
