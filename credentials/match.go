@@ -294,3 +294,169 @@ func foldString(s string) string {
 	}
 	return string(b)
 }
+
+// Fragments. A fragIndex finds every run of fragLen or more consecutive
+// bytes of text that is also a run of some pattern, ignoring ASCII case: a
+// key cut short, or a piece of one of its encodings. Such runs are exactly
+// the union of the text's fragLen-byte windows that occur somewhere in a
+// pattern, so the index holds every fragLen-gram of every pattern and
+// reports the union.
+//
+// It extends the matcher's q-gram filter. Any run of fragLen bytes holds a
+// whole fragProbe-byte window at an offset that is a multiple of
+// fragStride (fragProbe+fragStride-1 = fragLen), so the scan probes one
+// fragProbe-gram every fragStride bytes against a bitmap of all the
+// patterns' fragProbe-grams. Only on a hit does it look at the fragLen-byte
+// windows around the probe, in an exact table; and once a window is found,
+// it follows the pattern it came from byte by byte rather than looking up
+// the next window, so a planted key costs a few lookups, not one per byte.
+type fragIndex struct {
+	bitmap []uint64
+	bshift uint
+
+	slots  []fragSlot // open addressing on the folded fragLen-gram; n == 0: empty
+	tshift uint
+	tmask  uint64
+
+	data []byte         // the folded patterns, back to back (matcher.data)
+	pats []matchPattern // matcher.pats
+
+	// prefixes holds every folded prefix of 4 to fragLen-1 bytes of a
+	// pattern, as a zero-padded little-endian word: what a cut must not
+	// leave at the end of text.
+	prefixes map[uint64]bool
+}
+
+const (
+	fragLen    = 8 // the shortest run of a pattern that is redacted
+	fragProbe  = 5
+	fragStride = fragLen - fragProbe + 1
+	fragMask   = 1<<(8*fragProbe) - 1
+	minPrefix  = 4 // the shortest pattern prefix a cut must not leave
+)
+
+// fragSlot says that a fragLen-gram occurs at data[pos:] in pattern
+// pats[pat-1]; pat == 0 marks an empty slot. Sixteen bytes, four to a cache
+// line: with many keys the table outgrows the caches.
+type fragSlot struct {
+	key      uint64
+	pos, pat uint32
+}
+
+// fragments builds the fragment index of m's patterns.
+func (m *matcher) fragments() *fragIndex {
+	fx := &fragIndex{data: m.data, pats: m.pats, prefixes: make(map[uint64]bool)}
+	grams := 0
+	for _, p := range m.pats {
+		grams += max(0, int(p.n)-fragProbe+1)
+		for k := minPrefix; k < fragLen && k <= int(p.n); k++ {
+			fx.prefixes[loadWord(m.data[p.off:p.off+uint32(k)], 0)] = true
+		}
+	}
+	bbits := max(12, min(27, bits.Len(uint(32*grams))))
+	fx.bitmap = make([]uint64, 1<<bbits/64)
+	fx.bshift = uint(64 - bbits)
+	tbits := max(4, bits.Len(uint(2*grams)))
+	fx.slots = make([]fragSlot, 1<<tbits)
+	fx.tshift = uint(64 - tbits)
+	fx.tmask = uint64(1<<tbits - 1)
+	for pi, p := range m.pats {
+		text := m.data[p.off : p.off+p.n]
+		for off := 0; off+fragProbe <= len(text); off++ {
+			h := (((loadWord(text, off) | foldBits) & fragMask) * hashMul) >> fx.bshift
+			fx.bitmap[h>>6] |= 1 << (h & 63)
+		}
+		for off := 0; off+fragLen <= len(text); off++ {
+			k := binary.LittleEndian.Uint64(text[off:])
+			i := (k * tableMul) >> fx.tshift
+			for fx.slots[i].pat != 0 && fx.slots[i].key != k {
+				i = (i + 1) & fx.tmask
+			}
+			if fx.slots[i].pat == 0 { // the first pattern to hold a gram names it
+				fx.slots[i] = fragSlot{key: k, pos: p.off + uint32(off), pat: uint32(pi + 1)}
+			}
+		}
+	}
+	return fx
+}
+
+// window looks up the fragLen-byte window of text at w.
+func (fx *fragIndex) window(text []byte, w int) *fragSlot {
+	k := lower8(binary.LittleEndian.Uint64(text[w:]))
+	i := (k * tableMul) >> fx.tshift
+	for {
+		sl := &fx.slots[i]
+		if sl.pat == 0 {
+			return nil
+		}
+		if sl.key == k {
+			return sl
+		}
+		i = (i + 1) & fx.tmask
+	}
+}
+
+// find appends to dst the runs of text that are runs of a pattern and at
+// least fragLen long, merged where they overlap or touch, in order. A
+// run's id is the secret of the first window found in it.
+func (fx *fragIndex) find(text []byte, dst []redactSpan) []redactSpan {
+	n := len(text)
+	if n < fragLen {
+		return dst
+	}
+	next := 0 // windows before next were looked at
+	add := func(s, e int, id int32) {
+		if k := len(dst) - 1; k >= 0 && s <= dst[k].end {
+			dst[k].end = max(dst[k].end, e)
+			return
+		}
+		dst = append(dst, redactSpan{start: s, end: e, id: id, size: int32(e - s)})
+	}
+	bitmap, shift := fx.bitmap, fx.bshift
+	for p := 0; p+fragProbe <= n; p += fragStride {
+		var k uint64
+		if p+8 <= n {
+			k = (binary.LittleEndian.Uint64(text[p:]) | foldBits) & fragMask
+		} else {
+			k = (loadWord(text, p) | foldBits) & fragMask
+		}
+		h := (k * hashMul) >> shift
+		if bitmap[h>>6]&(1<<(h&63)) == 0 {
+			continue
+		}
+		// The windows holding text[p:p+fragProbe].
+		for w := max(p-fragStride+1, next); w <= p && w+fragLen <= n; w++ {
+			next = w + 1
+			sl := fx.window(text, w)
+			if sl == nil {
+				continue
+			}
+			// Follow the pattern: the window at w+j is one of its grams
+			// while the next byte matches too.
+			pat := fx.pats[sl.pat-1]
+			e, end := w+fragLen, int(pat.off+pat.n)
+			for q := int(sl.pos) + fragLen; e < n && q < end && lowerASCII[text[e]] == fx.data[q]; q++ {
+				e++
+			}
+			add(w, e, pat.id)
+			w = e - fragLen // the loop's w++ looks at the next window
+			next = w + 1
+		}
+	}
+	return dst
+}
+
+// endsWithPrefix reports whether text ends with a prefix of minPrefix to
+// fragLen-1 bytes of a pattern, and returns the longest such length.
+func (fx *fragIndex) endsWithPrefix(text []byte) int {
+	for k := min(fragLen-1, len(text)); k >= minPrefix; k-- {
+		var w [8]byte
+		for i, c := range text[len(text)-k:] {
+			w[i] = lowerASCII[c]
+		}
+		if fx.prefixes[binary.LittleEndian.Uint64(w[:])] {
+			return k
+		}
+	}
+	return 0
+}

@@ -143,6 +143,12 @@ type redactState struct {
 	// spare is working memory for one call at a time: taken by a call,
 	// given back after. A concurrent call makes its own.
 	spare atomic.Pointer[redactScratch]
+
+	// frag is the fragment index (see redact_fragment.go), built on first
+	// use: only the tools pipeline asks for fragments, so the choke points
+	// and start-up never pay for it.
+	fragOnce sync.Once
+	frag     *fragIndex
 }
 
 // maxSpare is the most working memory per layer of decoding kept between

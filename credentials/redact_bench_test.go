@@ -97,6 +97,28 @@ func BenchmarkRedact(b *testing.B) {
 				r.Redact(in.text)
 			}
 		})
+		// The fragment pass alone, and RedactFragments (whole secrets in
+		// both passes, then every run of 8 or more bytes of a variant): what
+		// the tools pipeline runs on an upstream body. sent is the model's
+		// text of a typical call.
+		b.Run(in.name+"/keyveil-fragment-pass", func(b *testing.B) {
+			fx := st.fragments()
+			var found []redactSpan
+			b.SetBytes(int64(len(in.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				found = fx.find(in.text, found[:0])
+			}
+			b.ReportMetric(float64(len(found)), "runs")
+		})
+		b.Run(in.name+"/keyveil-full-fragments", func(b *testing.B) {
+			sent := [][]byte{[]byte("/customers/search"), []byte("q=invoice&page=2")}
+			b.SetBytes(int64(len(in.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r.RedactFragments(in.text, sent)
+			}
+		})
 	}
 	for _, in := range []struct {
 		name string

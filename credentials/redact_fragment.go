@@ -1,0 +1,267 @@
+package credentials
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"net/url"
+	"unicode/utf8"
+)
+
+// Fragment redaction is for text that came from an upstream API: a body, the
+// headers kept from it, a Location, an error built from them. There a key
+// may arrive cut short (an echo that truncates, a debug route that shows a
+// slice), and a piece of a key is as much a leak as the whole. So
+// [Redactor.RedactFragments] redacts, besides every whole secret, every run
+// of 8 or more consecutive bytes of a secret or of one of its variants.
+//
+// Done naively that is an oracle. A model that knows 7 bytes of a key (many
+// keys start with a public "sk_live_" or "github_pat_") can send known7+c
+// for each byte c to an echo endpoint and watch which one comes back
+// redacted: the whole key in 256 calls per byte. So a run is left alone
+// when every 8-byte window of it also occurs in the text the model sent for
+// this call (in raw form or any encoding keyveil knows): the model's own
+// guess, reflected, comes back as sent whether it is right or wrong. A run
+// with even one window that the model did not send is redacted whole, and
+// so is any run that touches a whole secret, which the model cannot have
+// sent without knowing the key.
+//
+// What this cannot tell apart, and so does not cover: an API that cuts a
+// key itself at a point the model chooses (the model can then send its guess
+// of exactly that piece), and API bytes right next to a reflected guess that
+// happen to continue the key. See README "Security model".
+//
+// The choke points (stdout, stderr, the audit file) do not do this: they
+// cannot know which bytes the model sent, and would become the oracle.
+
+// fragments returns the fragment index, building it on first use.
+func (st *redactState) fragments() *fragIndex {
+	st.fragOnce.Do(func() { st.frag = st.m.fragments() })
+	return st.frag
+}
+
+// RedactFragments is [Redactor.Redact] for text that came from upstream in
+// answer to one call: besides every whole secret in every encoding, it
+// redacts every run of 8 or more consecutive bytes of a secret or of one of
+// its variants, unless each 8-byte window of that run also occurs in sent,
+// the texts the model sent in that call (path, query, header values, body
+// and its strings), raw or in an encoding keyveil knows. Like Redact it
+// returns p itself when nothing matched and never writes into p.
+func (r *Redactor) RedactFragments(p []byte, sent [][]byte) []byte {
+	st := r.current()
+	if st == nil {
+		return p
+	}
+	sc := st.scratch()
+	defer st.keep(sc)
+	whole := st.spans(p, sc)
+	frags := st.fragments().find(p, nil)
+	if len(frags) == 0 {
+		if len(whole) == 0 {
+			return p
+		}
+		return st.apply(p, whole)
+	}
+	// Ask about the model's text only for runs that no whole secret
+	// touches: those are redacted anyway.
+	var cov sentWindows
+	for _, f := range frags {
+		if !overlaps(f, whole) {
+			cov.need(p, f.start, f.end-fragLen+1)
+		}
+	}
+	cov.search(sent)
+	keep := frags[:0]
+	for _, f := range frags {
+		if !overlaps(f, whole) && cov.all(p, f.start, f.end-fragLen+1) {
+			continue // the model's own text, reflected
+		}
+		f.start, f.end = widenSpan(p, f.start, f.end)
+		keep = append(keep, f)
+	}
+	if len(keep) == 0 {
+		if len(whole) == 0 {
+			return p
+		}
+		return st.apply(p, whole)
+	}
+	sortSpans(keep)
+	return st.apply(p, mergeSpans(whole, keep, nil))
+}
+
+// overlaps reports whether f shares a byte with one of the sorted spans ss.
+func overlaps(f redactSpan, ss []redactSpan) bool {
+	for _, s := range ss {
+		if s.start >= f.end {
+			return false
+		}
+		if s.end > f.start {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookahead is how many bytes past a cut a caller should read before
+// redacting and cutting (see [Redactor.Cut]): enough that a secret which
+// starts before the cut is seen whole, in any encoding the Redactor knows,
+// and redacted as a whole rather than as a piece.
+func (r *Redactor) Lookahead() int {
+	st := r.current()
+	if st == nil {
+		return 0
+	}
+	return st.holdback
+}
+
+// markerPrefix starts every redaction marker.
+const markerPrefix = "[REDACTED:"
+
+// maxMarker bounds the length of a marker that Cut keeps whole.
+const maxMarker = 256
+
+// Cut returns how many leading bytes of p to keep when p must be shortened
+// to at most n bytes. p must already be redacted (for upstream text, by
+// [Redactor.RedactFragments] with the same sent): cutting first would turn a
+// whole key, which is redacted, into a piece of one, which the choke points
+// do not catch. The cut never falls inside a redaction marker, an escape
+// sequence or a UTF-8 character, and the kept text never ends with 4 to 7
+// bytes that begin a secret or one of its variants, unless those bytes are
+// the model's own text (in sent, as RedactFragments decides), so that where
+// the cut falls never depends on whether a guess of the model's was right.
+// It returns len(p) when p is short enough, and works on a nil Redactor (no
+// secrets, same boundaries).
+func (r *Redactor) Cut(p []byte, n int, sent [][]byte) int {
+	if n >= len(p) {
+		return len(p)
+	}
+	c := max(n, 0)
+	st := r.current()
+	for range len(p) + 1 { // each round moves c back or stops
+		prev := c
+		c = safeCut(p, c)
+		if st != nil && c > 0 {
+			if k := st.fragments().endsWithPrefix(p[:c]); k > 0 && !modelBytes(p, c-k, c, sent) {
+				c -= k
+			}
+		}
+		if c == prev {
+			break
+		}
+	}
+	return c
+}
+
+// safeCut moves c back until it falls outside every escape sequence, UTF-8
+// character and redaction marker of p.
+func safeCut(p []byte, c int) int {
+	for {
+		prev := c
+		if j := coveringEscape(p, c); j >= 0 {
+			c = j
+		}
+		for k := 0; k < utf8.UTFMax-1 && c > 0 && c < len(p) && !utf8.RuneStart(p[c]); k++ {
+			c--
+		}
+		lo := max(0, c-maxMarker)
+		if i := bytes.LastIndexByte(p[lo:c], '['); i >= 0 {
+			i += lo
+			if bytes.HasPrefix(p[i:], []byte(markerPrefix)) || bytes.HasPrefix([]byte(markerPrefix), p[i:]) {
+				if end := bytes.IndexByte(p[i:], ']'); end < 0 || i+end >= c {
+					c = i
+				}
+			}
+		}
+		if c == prev {
+			return c
+		}
+	}
+}
+
+// modelBytes reports whether every byte of p[lo:hi] lies in an 8-byte
+// window of p that occurs in the model's text sent.
+func modelBytes(p []byte, lo, hi int, sent [][]byte) bool {
+	wlo, whi := max(0, lo-fragLen+1), min(hi, len(p)-fragLen+1)
+	if wlo >= whi {
+		return false
+	}
+	var cov sentWindows
+	cov.need(p, wlo, whi)
+	cov.search(sent)
+	for b := lo; b < hi; b++ {
+		in := false
+		for w := max(wlo, b-fragLen+1); w <= b && w < whi; w++ {
+			if cov.has(p, w) {
+				in = true
+				break
+			}
+		}
+		if !in {
+			return false
+		}
+	}
+	return true
+}
+
+// sentWindows answers, for chosen 8-byte windows of a text, whether each
+// occurs (ignoring ASCII case) in some form of the model's text: raw, in
+// every variant the Redactor looks for, and as URL query and path escaping
+// and JSON string escaping would carry it.
+type sentWindows struct {
+	found map[uint64]bool // folded window -> seen in the model's text
+}
+
+// need asks about the windows of p that start in [lo, hi).
+func (c *sentWindows) need(p []byte, lo, hi int) {
+	if c.found == nil {
+		c.found = make(map[uint64]bool)
+	}
+	for w := lo; w < hi; w++ {
+		c.found[lower8(binary.LittleEndian.Uint64(p[w:]))] = false
+	}
+}
+
+// search looks for the needed windows in every form of sent.
+func (c *sentWindows) search(sent [][]byte) {
+	if len(c.found) == 0 {
+		return
+	}
+	scan := func(f []byte) {
+		for i := 0; i+fragLen <= len(f); i++ {
+			k := lower8(binary.LittleEndian.Uint64(f[i:]))
+			if _, ok := c.found[k]; ok {
+				c.found[k] = true
+			}
+		}
+	}
+	for _, s := range sent {
+		if len(s) == 0 {
+			continue
+		}
+		scan(s)
+		str := string(s)
+		for _, v := range variantsOf(str) {
+			scan([]byte(v.text))
+		}
+		scan([]byte(url.QueryEscape(str)))
+		scan([]byte(url.PathEscape(str)))
+		if j, err := json.Marshal(str); err == nil {
+			scan(j)
+		}
+	}
+}
+
+// has reports whether the window of p at w was found.
+func (c *sentWindows) has(p []byte, w int) bool {
+	return c.found[lower8(binary.LittleEndian.Uint64(p[w:]))]
+}
+
+// all reports whether every window of p starting in [lo, hi) was found.
+func (c *sentWindows) all(p []byte, lo, hi int) bool {
+	for w := lo; w < hi; w++ {
+		if !c.has(p, w) {
+			return false
+		}
+	}
+	return true
+}
