@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"os"
@@ -71,6 +72,11 @@ func load(opts *options, stderr io.Writer) (*app, error) {
 	}
 	red := set.Redactor()
 	guarded := red.NewWriter(stderr)
+	// The standard log package writes to os.Stderr on its own, and net/http
+	// uses it: "Unsolicited response received on idle HTTP channel"
+	// quotes the bytes an API sent, which can carry the key. From here on
+	// it goes through the redactor like every other line.
+	log.SetOutput(guarded)
 	a := &app{
 		opts:   opts,
 		cfg:    cfg,
@@ -113,15 +119,18 @@ func (a *app) deps(audit *tools.Auditor, keyScopes []string) tools.Deps {
 		fps[s.Name] = a.set.Fingerprint(s.Name)
 	}
 	return tools.Deps{
-		Config:       a.cfg,
-		Client:       a.client,
-		Redact:       a.red.Redact,
-		Audit:        audit,
-		Fingerprints: fps,
-		ReadOnly:     a.opts.readOnly,
-		Scopes:       scopes,
-		Guards:       a.guards,
-		Logger:       a.logger,
+		Config:         a.cfg,
+		Client:         a.client,
+		Redact:         a.red.Redact,
+		RedactUpstream: a.red.RedactFragments,
+		Cut:            a.red.Cut,
+		Lookahead:      a.red.Lookahead,
+		Audit:          audit,
+		Fingerprints:   fps,
+		ReadOnly:       a.opts.readOnly,
+		Scopes:         scopes,
+		Guards:         a.guards,
+		Logger:         a.logger,
 	}
 }
 

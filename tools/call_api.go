@@ -217,30 +217,24 @@ func newRequest(ctx context.Context, svc config.Service, method, rel, query stri
 // service's timeout. call_api and every declared operation end here, so
 // their results and audit lines have one shape.
 func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp.CallToolResult {
+	sent := sentTexts(req, svc) // before Do, which consumes the body
 	resp, err := d.Client.Do(req)
 	if err != nil {
 		return d.networkFailure(rec, svc, err)
 	}
 	defer resp.Body.Close()
 	rec.Status = resp.StatusCode
-	// Never hold more than the cap plus one byte: the extra byte is how we
-	// know the body was longer.
-	data, err := io.ReadAll(io.LimitReader(resp.Body, svc.MaxResponseBytes+1))
+	up, err := d.readUpstream(resp, svc.MaxResponseBytes, sent)
+	rec.ResponseBytes = up.read
 	if err != nil {
-		rec.ResponseBytes = int64(len(data))
 		return d.networkFailure(rec, svc, err)
 	}
-	truncated := int64(len(data)) > svc.MaxResponseBytes
-	if truncated {
-		data = data[:svc.MaxResponseBytes]
-	}
-	rec.ResponseBytes = int64(len(data))
 
 	result := callResult{
 		Status:    resp.StatusCode,
-		Headers:   d.responseHeaders(resp.Header),
-		Body:      d.responseBody(resp.Header.Get("Content-Type"), resp.ContentLength, data, truncated),
-		Truncated: truncated,
+		Headers:   up.headers,
+		Body:      up.body,
+		Truncated: up.truncated,
 	}
 	if secs, ok := upstreamRetryAfter(resp.StatusCode, resp.Header, d.Now()); ok {
 		result.RetryAfter = &secs
@@ -262,7 +256,7 @@ func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp
 	if why := resp.Header.Get(redirectNotFollowed); why != "" {
 		res.Content = append(res.Content, &mcp.TextContent{Text: fmt.Sprintf(
 			"the %s service answered with a redirect that keyveil did not follow (%s): keys go only to the service's own origin. The Location header says where it pointed; call a path of this service instead",
-			svc.Name, d.redactString(shorten(why, 40)))})
+			svc.Name, d.upstreamShort(why, 40, sent))})
 	}
 	return res
 }

@@ -33,8 +33,8 @@ var allowedResponseHeaders = []string{
 var allowedResponsePrefixes = []string{"X-Ratelimit-", "Ratelimit-", "X-Keyveil-"}
 
 // responseHeaders keeps the allowlisted headers, joins repeated values with
-// ", ", and redacts each value.
-func (d Deps) responseHeaders(h http.Header) map[string]string {
+// ", ", and redacts each value as text from upstream (sent: see sentTexts).
+func (d Deps) responseHeaders(h http.Header, sent [][]byte) map[string]string {
 	out := map[string]string{}
 	for name, values := range h {
 		canon := http.CanonicalHeaderKey(name)
@@ -42,7 +42,7 @@ func (d Deps) responseHeaders(h http.Header) map[string]string {
 			!slices.ContainsFunc(allowedResponsePrefixes, func(p string) bool { return strings.HasPrefix(canon, p) }) {
 			continue
 		}
-		out[canon] = d.redactString(strings.Join(values, ", "))
+		out[canon] = d.upstreamString(strings.Join(values, ", "), sent)
 	}
 	return out
 }
@@ -54,28 +54,26 @@ type binaryBody struct {
 	Size        int64  `json:"size"`
 }
 
-// responseBody shapes data for the result: parsed JSON when the response
-// is complete JSON, text for text, and a description for binary data, whose
-// bytes would only waste the model's context (and could hide anything).
-// Text is redacted before it is parsed, so a key echoed by the API is
-// replaced inside strings without breaking the JSON.
-func (d Deps) responseBody(contentType string, contentLength int64, data []byte, truncated bool) any {
+// responseBody shapes data, already redacted and cut (see readUpstream),
+// for the result: parsed JSON when the response is complete JSON, text
+// otherwise. Parsing undoes the API's escaping, which can join a key that
+// was spread over several escapes into plain text: the parsed value is
+// written out and redacted once more.
+func (d Deps) responseBody(kind bodyKind, data []byte, truncated bool, sent [][]byte) any {
 	if len(data) == 0 {
 		return ""
 	}
-	mt := mediaType(contentType)
-	kind := classify(mt, data)
-	if kind == kindBinary {
-		size := contentLength
-		if size < 0 {
-			size = int64(len(data))
-		}
-		return binaryBody{Binary: true, ContentType: d.redactString(contentType), Size: size}
-	}
-	data = d.Redact(data)
 	if kind == kindJSON && !truncated {
 		if v, ok := parseJSON(data); ok {
-			return v
+			plain := marshalJSON(v)
+			again := d.RedactUpstream(plain, sent)
+			if sameBytes(again, plain) {
+				return v
+			}
+			if v, ok := parseJSON(again); ok {
+				return v
+			}
+			return strings.ToValidUTF8(string(again), "\uFFFD")
 		}
 	}
 	return strings.ToValidUTF8(string(data), "\uFFFD")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/keyveil/keyveil/config"
@@ -32,6 +33,23 @@ type Deps struct {
 	// before they go into a tool result or a log line; nil: identity. It only
 	// makes output nicer: the guarantee is the redacting writer under stdout.
 	Redact func([]byte) []byte
+	// RedactUpstream is applied instead of Redact to text that came from
+	// upstream in answer to a call (body, kept headers, Location): besides
+	// every whole secret it redacts any run of 8 or more bytes of one that
+	// is not the model's own text sent in that call (see sentTexts), so
+	// that a key cut short by an API does not leak and a reflected guess
+	// is no oracle. nil: Redact, ignoring sent.
+	RedactUpstream func(p []byte, sent [][]byte) []byte
+	// Cut returns how many leading bytes of p, already redacted, to keep
+	// when it must be at most n bytes: never cutting a marker, an escape
+	// or a UTF-8 character, never ending on the start of a key that the
+	// model did not send. nil: n, moved back to a UTF-8 boundary.
+	Cut func(p []byte, n int, sent [][]byte) int
+	// Lookahead returns how many bytes past max_response_bytes a body is
+	// read before redacting and cutting, so that a key which starts before
+	// the cut is redacted whole (a func: OAuth tokens arrive while running);
+	// nil: none.
+	Lookahead func() int
 	// Audit receives one record per tool call; nil: no audit.
 	Audit *Auditor
 	// Fingerprints maps a service name to its key's short fingerprint, for
@@ -65,6 +83,21 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.Redact == nil {
 		d.Redact = func(p []byte) []byte { return p }
+	}
+	if d.RedactUpstream == nil {
+		redact := d.Redact
+		d.RedactUpstream = func(p []byte, _ [][]byte) []byte { return redact(p) }
+	}
+	if d.Cut == nil {
+		d.Cut = func(p []byte, n int, _ [][]byte) int {
+			for n > 0 && n < len(p) && !utf8.RuneStart(p[n]) {
+				n--
+			}
+			return min(n, len(p))
+		}
+	}
+	if d.Lookahead == nil {
+		d.Lookahead = func() int { return 0 }
 	}
 	if d.Scopes == nil {
 		d.Scopes = d.Config.Scopes

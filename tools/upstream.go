@@ -1,0 +1,177 @@
+package tools
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/keyveil/keyveil/config"
+)
+
+// Everything that came from upstream goes through one pipeline before the
+// model sees it, in this order (upstreamResponse):
+//
+//  1. read a window: max_response_bytes plus the Redactor's lookahead, so
+//     that a key which starts before the cut is read whole;
+//  2. redact held secrets: whole, in every encoding, and any run of 8 or
+//     more bytes of one that the model did not send itself in this call
+//     (Deps.RedactUpstream with the call's sentTexts);
+//  3. (hook) detect secrets keyveil does not hold;
+//  4. (hook) jq shaping;
+//  5. cut at max_response_bytes (Deps.Cut): never inside a marker, an
+//     escape or a UTF-8 character, never ending on the start of a key;
+//  6. shape: parse JSON, describe binary data.
+//
+// Cutting before redacting would turn a whole key, which every layer
+// redacts, into a piece of one: an echo endpoint lets the model pad its
+// request so that the cut falls 47 bytes into a 48-byte key.
+
+// upstreamResponse is the body and headers of one response, ready for the
+// result.
+type upstreamResponse struct {
+	headers   map[string]string
+	body      any
+	truncated bool
+	read      int64 // body bytes read, at most the cap
+}
+
+// readUpstream runs the pipeline above on resp for a call that sent sent.
+// It returns the read error, if any, with what was read so far counted.
+func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte) (upstreamResponse, error) {
+	var u upstreamResponse
+	// 1. The window, plus one byte to know whether there is more.
+	window := limit + int64(d.Lookahead())
+	data, err := io.ReadAll(io.LimitReader(resp.Body, window+1))
+	u.read = min(int64(len(data)), limit)
+	if err != nil {
+		return u, err
+	}
+	more := int64(len(data)) > window
+	if more {
+		data = data[:window]
+	}
+	u.headers = d.responseHeaders(resp.Header, sent)
+	contentType := resp.Header.Get("Content-Type")
+	kind := classify(mediaType(contentType), data)
+	if kind == kindBinary {
+		// Binary bytes are never shown, only described.
+		size := resp.ContentLength
+		if size < 0 {
+			size = u.read
+		}
+		u.body = binaryBody{Binary: true, ContentType: d.upstreamString(contentType, sent), Size: size}
+		u.truncated = more || int64(len(data)) > limit
+		return u, nil
+	}
+	// 2. Redact what keyveil holds.
+	data = d.RedactUpstream(data, sent)
+	// 3, 4: detection and jq go here, on redacted text.
+	// 5. Cut.
+	if more || int64(len(data)) > limit {
+		n := d.Cut(data, int(min(limit, int64(len(data)))), sent)
+		u.truncated = true
+		data = data[:n]
+	}
+	// 6. Shape.
+	u.body = d.responseBody(kind, data, u.truncated, sent)
+	return u, nil
+}
+
+// upstreamString redacts s, which came from upstream, as readUpstream
+// redacts a body.
+func (d Deps) upstreamString(s string, sent [][]byte) string {
+	return string(d.RedactUpstream([]byte(s), sent))
+}
+
+// upstreamShort redacts s, which came from upstream, and then shortens it to
+// at most n bytes (plus "…"), in that order.
+func (d Deps) upstreamShort(s string, n int, sent [][]byte) string {
+	p := d.RedactUpstream([]byte(s), sent)
+	if len(p) <= n {
+		return string(p)
+	}
+	return strings.ToValidUTF8(string(p[:d.Cut(p, n, sent)]), "") + "…"
+}
+
+// sentTexts returns what the model chose to send in req, before the
+// credentials transport adds anything: the path (escaped and not), the
+// query as a whole and each name and value, the value of each header the
+// call set (not the operator's static ones), and the body, with each string
+// inside it when it is JSON. Fragment redaction leaves these alone where an
+// API reflects them, so that a guess comes back the same whether or not it
+// matches a key. The caller reads them before sending req.
+func sentTexts(req *http.Request, svc config.Service) [][]byte {
+	var out [][]byte
+	add := func(s string) {
+		if s != "" {
+			out = append(out, []byte(s))
+		}
+	}
+	add(req.URL.EscapedPath())
+	add(req.URL.Path)
+	add(req.URL.RawQuery)
+	if q, err := url.ParseQuery(req.URL.RawQuery); err == nil {
+		for name, vs := range q {
+			add(name)
+			for _, v := range vs {
+				add(v)
+			}
+		}
+	}
+	for name, vs := range req.Header {
+		if slices.ContainsFunc(mapsKeys(svc.Headers), func(h string) bool { return strings.EqualFold(h, name) }) {
+			continue
+		}
+		for _, v := range vs {
+			add(v)
+			add(name + ": " + v)
+		}
+	}
+	if req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(rc, maxSentBody))
+			_ = rc.Close()
+			if len(body) > 0 {
+				out = append(out, body)
+				if utf8.Valid(body) {
+					out = append(out, jsonStrings(body)...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// maxSentBody bounds how much of a request body counts as the model's text;
+// past it, reflections are redacted like anything else.
+const maxSentBody = 1 << 20
+
+// jsonStrings returns the strings and object keys inside a JSON document,
+// decoded: an echo that parses the body and writes it again shows them
+// with its own escaping.
+func jsonStrings(doc []byte) [][]byte {
+	var out [][]byte
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		if s, ok := tok.(string); ok && s != "" {
+			out = append(out, []byte(s))
+		}
+	}
+}
+
+func mapsKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
