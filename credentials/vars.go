@@ -1,0 +1,34 @@
+package credentials
+
+import (
+	"slices"
+
+	"github.com/keyveil/keyveil/config"
+)
+
+// defaultKeyVar is the zero-config service's key variable (see config's
+// MCP_API_* service).
+const defaultKeyVar = "MCP_API_KEY"
+
+// SecretVars returns the name of every environment variable whose value
+// [Load] treats as secret for cfg: each service's key variable (for OAuth
+// 2.0, the client secret's) and its NAME_FILE companion, whose value — a
+// path — says where the key lives, and is sometimes the key itself put in
+// the wrong variable. MCP_API_KEY and MCP_API_KEY_FILE are always among
+// them, so that a nil cfg (a services file that did not load) still
+// names the usual ones.
+//
+// It exists for procguard, which scrubs these values from the process's
+// initial environment block; the names are not secret.
+func SecretVars(cfg *config.Config) []string {
+	names := []string{defaultKeyVar, defaultKeyVar + fileSuffix}
+	if cfg != nil {
+		for _, svc := range cfg.Services {
+			if n := svc.Auth.SecretEnv(); svc.Auth.Type != config.AuthNone && n != "" {
+				names = append(names, n, n+fileSuffix)
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
