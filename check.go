@@ -150,9 +150,11 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // warnings returns what keyveil check lists and serve logs at start-up:
-// the configuration's warnings, then the credentials'.
+// the configuration's warnings, the credentials', then what process
+// hardening could not do (procguard).
 func (a *app) warnings() []string {
-	return append(slices.Clone(a.cfg.Warnings), a.set.Warnings()...)
+	w := append(slices.Clone(a.cfg.Warnings), a.set.Warnings()...)
+	return append(w, proc.Warnings()...)
 }
 
 // listTools asks a real in-process client for tools/list, so check shows

@@ -23,15 +23,25 @@ import (
 	"context"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/keyveil/keyveil/credentials"
 	"github.com/keyveil/keyveil/keychain"
 	"github.com/keyveil/keyveil/keys"
 	"github.com/keyveil/keyveil/openapi"
+	"github.com/keyveil/keyveil/procguard"
 )
 
+// proc is this process's hardening, started first thing in main so that
+// no key is ever in a dumpable process (see procguard). load scrubs the
+// secret variables through it. nil when tests call run in process: they
+// have nothing to protect, and must not make the test binary undebuggable.
+var proc *procguard.Guard
+
 func main() {
+	debug, _ := strconv.ParseBool(os.Getenv(procguard.DebugEnv))
+	proc = procguard.Start(procguard.Options{Dumpable: debug})
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

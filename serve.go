@@ -60,6 +60,10 @@ func load(opts *options, stderr io.Writer) (*app, error) {
 		return nil, err
 	}
 	cfg, err := config.Load(opts.Config, env.Lookup)
+	// Now that the key variables' names are known (nil cfg: the usual
+	// ones), their values leave the initial environment block, which
+	// /proc/PID/environ and ps eww show. Go's copy, read below, stays.
+	proc.Scrub(credentials.SecretVars(cfg))
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,11 @@ fi
 step "go build"
 go build -o keyveil .
 
+step "ps (procps) for the process-hardening test"
+if ! command -v ps >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq procps >/dev/null
+fi
+
 step "go test -race"
 go test -race -count=1 ./...
 
