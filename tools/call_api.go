@@ -96,7 +96,7 @@ func callAPITool(d Deps) Tool {
 	return Tool{Tool: t, Handler: func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := d.Now()
 		rec := Record{Time: start, Tool: "call_api"}
-		res := d.callAPI(ctx, req, &rec)
+		res := d.callResultFor(d.callAPI(ctx, req, &rec))
 		rec.DurationMS = millis(d.Now().Sub(start))
 		d.Audit.Record(rec)
 		return res, nil

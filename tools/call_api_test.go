@@ -307,8 +307,11 @@ func TestCallAPIRefusals(t *testing.T) {
 				if !res.IsError {
 					t.Fatalf("call_api(%v) = %q, want a refusal", tc.args, msg)
 				}
-				if res.StructuredContent != nil {
-					t.Errorf("refusal has structuredContent %v, want none", res.StructuredContent)
+				// A refusal satisfies the output schema too: status 0
+				// (no response) and the message as body.error.
+				checkOutputSchema(t, cs, "call_api", res)
+				if sc := structured(t, res); sc["status"] != float64(0) || fmt.Sprint(sc["body"]) != fmt.Sprint(map[string]any{"error": msg}) {
+					t.Errorf("refusal structuredContent = %v, want status 0 and body.error %q", sc, msg)
 				}
 				for _, w := range tc.want {
 					if !strings.Contains(msg, w) {

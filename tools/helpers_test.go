@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/keyveil/keyveil/config"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -181,4 +182,50 @@ func structured(t *testing.T, res *mcp.CallToolResult) map[string]any {
 // testLogger returns a debug logger writing into buf.
 func testLogger(buf io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// checkOutputSchema fails unless res carries structuredContent that
+// validates against the output schema the tool declares in tools/list:
+// the check the TypeScript SDK client makes (it fails the call with
+// -32600 otherwise) and the Go client does not.
+func checkOutputSchema(t *testing.T, cs *mcp.ClientSession, tool string, res *mcp.CallToolResult) {
+	t.Helper()
+	var schema any
+	for tl, err := range cs.Tools(context.Background(), nil) {
+		if err != nil {
+			t.Fatalf("tools/list: %v", err)
+		}
+		if tl.Name == tool {
+			schema = tl.OutputSchema
+		}
+	}
+	if schema == nil {
+		t.Fatalf("tool %s declares no output schema", tool)
+	}
+	b, err := json.Marshal(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("output schema of %s: %v", tool, err)
+	}
+	resolved, err := s.Resolve(nil)
+	if err != nil {
+		t.Fatalf("output schema of %s does not resolve: %v", tool, err)
+	}
+	if res.StructuredContent == nil {
+		t.Fatalf("%s result has no structuredContent, but the tool has an output schema; text: %s", tool, text(res))
+	}
+	var instance any
+	b, err = json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &instance); err != nil {
+		t.Fatal(err)
+	}
+	if err := resolved.Validate(instance); err != nil {
+		t.Errorf("%s structuredContent %s does not match its output schema: %v", tool, b, err)
+	}
 }

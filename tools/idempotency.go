@@ -270,21 +270,39 @@ func replayable(outcome string, status int) bool {
 func (d Deps) replayResult(f *flight) *mcp.CallToolResult {
 	orig := f.result
 	var res *mcp.CallToolResult
-	if m, ok := orig.StructuredContent.(map[string]any); ok {
-		c := maps.Clone(m)
-		c["replayed"] = true
-		res = d.structuredResult(c, orig.IsError)
+	// The kept result holds a callResult, or the generic JSON a redaction
+	// re-read: either way, as an object, it gets replayed: true and keeps
+	// the shape of the output schema.
+	if m, ok := jsonObject(orig.StructuredContent); ok {
+		m["replayed"] = true
+		res = d.structuredResult(m, orig.IsError)
 		if len(orig.Content) > 1 {
 			res.Content = append(res.Content, orig.Content[1:]...)
 		}
 	} else {
-		// Every result kept is structured; this is only a safe default.
+		// Every result kept is structured; this is only a safe default,
+		// and callResultFor gives it a structuredContent.
 		res = &mcp.CallToolResult{Content: slices.Clone(orig.Content), IsError: orig.IsError}
 	}
 	res.Content = append(res.Content, &mcp.TextContent{Text: fmt.Sprintf(
 		"replayed: an identical call got this result at %s (idempotency key %s); nothing was sent again. To make a new request anyway, call again with a new idempotency_key",
 		f.at.UTC().Format(time.RFC3339), f.headerKey)})
 	return res
+}
+
+// jsonObject returns v, a JSON-encodable value, as a new generic JSON
+// object (numbers kept as written), or false when v is not an object.
+func jsonObject(v any) (map[string]any, bool) {
+	if v == nil {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(marshalJSON(v)))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, false
+	}
+	return m, true
 }
 
 // takeIdempotencyKey removes the idempotency_key argument from args (from

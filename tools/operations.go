@@ -74,7 +74,7 @@ func operationTools(d Deps) []Tool {
 		out = append(out, Tool{Tool: op.definition(), Handler: func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			start := d.Now()
 			rec := Record{Time: start, Tool: t.Name, Service: svc.Name, Method: t.Method, KeyFingerprint: d.Fingerprints[svc.Name]}
-			res := d.callOperation(ctx, op, req, &rec)
+			res := d.callResultFor(d.callOperation(ctx, op, req, &rec))
 			rec.DurationMS = millis(d.Now().Sub(start))
 			d.Audit.Record(rec)
 			return res, nil

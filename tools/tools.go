@@ -251,6 +251,35 @@ func (d Deps) structuredResult(v any, isError bool) *mcp.CallToolResult {
 	}
 }
 
+// callResultFor makes res, the result of call_api or of a declared
+// operation, satisfy their output schema (callResultSchema): every result
+// of a tool with an output schema must carry structuredContent that
+// validates, or clients that check (the TypeScript SDK, for one) fail the
+// call with -32600. Both handlers end here, so no path (fresh, replayed,
+// truncated, rate-limited, refused, declined, network failure) can forget
+// it. A result without structuredContent (a refusal, a network failure)
+// gets {status: 0, headers: {}, body: {error: TEXT}, truncated: false}:
+// status 0 because no HTTP response came back, and TEXT the result's
+// message, already redacted. An input-required result (2026-07-28
+// confirmation) is left alone: it is a question to the client, not the
+// tool's result, and the schema governs only complete results.
+func (d Deps) callResultFor(res *mcp.CallToolResult) *mcp.CallToolResult {
+	if res == nil || res.StructuredContent != nil || len(res.InputRequests) > 0 || res.RequestState != "" {
+		return res
+	}
+	var msgs []string
+	for _, c := range res.Content {
+		if t, ok := c.(*mcp.TextContent); ok {
+			msgs = append(msgs, t.Text)
+		}
+	}
+	res.StructuredContent = callResult{
+		Headers: map[string]string{},
+		Body:    map[string]any{"error": strings.Join(msgs, "\n")},
+	}
+	return res
+}
+
 // sameBytes reports whether a and b are the same slice of the same array,
 // which is how Redact says it found nothing.
 func sameBytes(a, b []byte) bool {
