@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -15,6 +17,28 @@ import (
 
 // tokenTimeout bounds one request to a token endpoint.
 const tokenTimeout = 30 * time.Second
+
+// The life of a token. x/oauth2's ReuseTokenSource renews a token 10 s
+// before it expires, so a token issued for under 10 s was fetched anew for
+// every request, and each one was added to the Redactor for good: after
+// 400 calls every redaction searched for 400 tokens (latency went from 65
+// to 435 ms). Now a token is reused until a quarter of its life (at most
+// 10 s) before it expires, and the Redactor forgets it once it has
+// expired and a grace period has passed, keeping at most maxKeptTokens per
+// service.
+const (
+	maxExpiryDelta = 10 * time.Second
+	// tokenGrace, plus the service's timeout, is how long an expired
+	// token stays redacted: longer than a request may take (its response
+	// can still echo the token) and than the clocks of keyveil and the
+	// token endpoint disagree.
+	tokenGrace = 2 * time.Minute
+	// maxKeptTokens bounds the tokens of one service the Redactor knows
+	// when tokens live a few seconds. Only tokens that have expired are
+	// dropped for it: one is renewed only when the one before is about to
+	// expire, so at most two are ever unexpired.
+	maxKeptTokens = 32
+)
 
 // OAuth 2.0 client credentials: a service with auth
 // oauth2_client_credentials gets its access token from the token endpoint
@@ -63,20 +87,34 @@ var standardCodes = map[string]bool{
 	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true,
 }
 
-// tokenSource fetches tokens for one service and adds each to the
-// Redactor before returning it.
+// tokenSource fetches tokens for one service, adds each to the Redactor
+// before returning it, reuses it until shortly before it expires, and has
+// the Redactor forget it some time after. It is safe for concurrent use:
+// one goroutine fetches while the others wait for its token.
 type tokenSource struct {
 	service string
 	cfg     *clientcredentials.Config
 	ctx     context.Context // carries the token endpoint's http.Client only
 	red     *Redactor
+	now     func() time.Time // nil: time.Now; tests pass a fake clock
+	grace   time.Duration    // how long an expired token stays redacted
+
+	mu    sync.Mutex
+	cur   *oauth2.Token // the token in use; nil before the first fetch
+	renew time.Time     // when cur is replaced; zero: never (no expiry given)
+	kept  []keptToken   // tokens the Redactor knows, oldest first
+}
+
+// keptToken is a token the Redactor knows, and until when.
+type keptToken struct {
+	secrets []Secret  // the access token, and the refresh token if any
+	until   time.Time // expiry plus the grace; zero: for good
 }
 
 // newTokenSource returns a caching TokenSource for svc. secret is the
 // client secret (revealed by NewTransport, the one caller). base sends the
-// token requests; red learns every token. It is safe for concurrent use
-// (oauth2.ReuseTokenSource serialises refreshes).
-func newTokenSource(svc config.Service, clientID, secret string, base http.RoundTripper, red *Redactor) oauth2.TokenSource {
+// token requests; red learns every token.
+func newTokenSource(svc config.Service, clientID, secret string, base http.RoundTripper, red *Redactor) *tokenSource {
 	client := &http.Client{
 		Transport: base,
 		Timeout:   tokenTimeout,
@@ -95,13 +133,22 @@ func newTokenSource(svc config.Service, clientID, secret string, base http.Round
 		},
 		ctx: context.WithValue(context.Background(), oauth2.HTTPClient, client),
 		red: red,
+		// A response that arrives up to the service's timeout after
+		// its request can still echo the token the request carried.
+		grace: tokenGrace + svc.Timeout,
 	}
-	return oauth2.ReuseTokenSource(nil, ts)
+	return ts
 }
 
-// Token fetches a new token. ReuseTokenSource calls it only when the
-// cached one is missing or about to expire.
+// Token returns the current token, fetching a new one when there is none
+// or the current one is about to expire.
 func (s *tokenSource) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	if s.cur != nil && (s.renew.IsZero() || now.Before(s.renew)) {
+		return s.cur, nil
+	}
 	tok, err := s.cfg.Token(s.ctx)
 	if err != nil {
 		return nil, s.publicError(err)
@@ -109,14 +156,51 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 	if tok.AccessToken == "" {
 		return nil, &tokenError{service: s.service, status: http.StatusOK, code: "no access_token"}
 	}
-	name := tokenName(s.service)
-	if s.red != nil {
-		s.red.Add(NewSecret(name, tok.AccessToken))
-		if tok.RefreshToken != "" {
-			s.red.Add(NewSecret(name, tok.RefreshToken))
-		}
+	k := keptToken{secrets: []Secret{NewSecret(tokenName(s.service), tok.AccessToken)}}
+	if tok.RefreshToken != "" {
+		k.secrets = append(k.secrets, NewSecret(tokenName(s.service), tok.RefreshToken))
 	}
+	s.renew = time.Time{}
+	if !tok.Expiry.IsZero() {
+		// oauth2 set Expiry from expires_in by the wall clock; the life
+		// it gives is measured on s.clock from here on.
+		life := max(time.Until(tok.Expiry), 0)
+		expiry := now.Add(life)
+		s.renew = expiry.Add(-min(maxExpiryDelta, life/4))
+		k.until = expiry.Add(s.grace)
+	}
+	s.cur = tok
+	s.keep(k, now)
 	return tok, nil
+}
+
+func (s *tokenSource) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
+}
+
+// keep teaches the Redactor k's secrets before any request carries them,
+// then has it forget the tokens whose grace has passed, and the oldest
+// beyond maxKeptTokens. A token issued again (some endpoints hand out the
+// same token while it is valid) extends the entry it already has.
+func (s *tokenSource) keep(k keptToken, now time.Time) {
+	if s.red != nil {
+		s.red.Add(k.secrets...)
+	}
+	if i := slices.IndexFunc(s.kept, func(o keptToken) bool { return o.secrets[0].Equal(k.secrets[0]) }); i >= 0 {
+		s.kept = slices.Delete(s.kept, i, i+1)
+	}
+	s.kept = append(s.kept, k)
+	var drop []Secret
+	for len(s.kept) > 1 && (len(s.kept) > maxKeptTokens || !s.kept[0].until.IsZero() && now.After(s.kept[0].until)) {
+		drop = append(drop, s.kept[0].secrets...)
+		s.kept = s.kept[1:]
+	}
+	if len(drop) > 0 && s.red != nil {
+		s.red.Forget(drop...)
+	}
 }
 
 // tokenName is the name an OAuth access token of service goes by in

@@ -70,6 +70,29 @@ func (r *Redactor) Add(secrets ...Secret) {
 	}
 }
 
+// Forget makes the Redactor stop looking for secrets it was taught with
+// [Redactor.Add]: those with the same name and value. It exists for
+// short-lived secrets such as OAuth access tokens, which would otherwise
+// pile up (a token that lives one second is replaced every second) and
+// slow every redaction. Forget only a value that keyveil no longer holds
+// and that no longer grants access: the Redactor's guarantee covers what
+// it knows.
+func (r *Redactor) Forget(secrets ...Secret) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.secrets)
+	r.secrets = slices.DeleteFunc(r.secrets, func(k Secret) bool {
+		return slices.ContainsFunc(secrets, func(s Secret) bool { return s.Name() == k.Name() && s.Equal(k) })
+	})
+	switch {
+	case len(r.secrets) == n:
+	case len(r.secrets) == 0:
+		r.state.Store(nil)
+	default:
+		r.state.Store(newRedactState(r.secrets))
+	}
+}
+
 // Redact returns p with every secret replaced by its marker. When nothing
 // matched it returns p itself, without copying or allocating, so clean text
 // costs one read. It never writes into p: the result of a redaction is a
