@@ -15,7 +15,7 @@ func TestRedactorForget(t *testing.T) {
 	}{
 		{"the token", []Secret{NewSecret("OAUTH_TOKEN_x", tok)}, false},
 		{"same value, other name", []Secret{NewSecret("OTHER", tok)}, true},
-		{"other value", []Secret{NewSecret("OAUTH_TOKEN_x", tok + "x")}, true},
+		{"other value", []Secret{NewSecret("OAUTH_TOKEN_x", tok+"x")}, true},
 		{"nothing", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
