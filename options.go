@@ -31,6 +31,7 @@ type options struct {
 	AllowedHosts   string `env:"KEYVEIL_ALLOWED_HOSTS"`
 	ProtectAll     string `env:"KEYVEIL_PROTECT_ALL"`
 	Rate           string `env:"KEYVEIL_RATE"`
+	State          string `env:"KEYVEIL_STATE"`
 
 	readOnly       bool
 	ping           bool
@@ -126,6 +127,7 @@ func parseOptions(name string, args []string, withPing bool) (*options, error) {
 		fs.StringVar(&o.AllowedHosts, "allowed-hosts", o.AllowedHosts, "comma-separated Host `names` a reverse proxy forwards; env KEYVEIL_ALLOWED_HOSTS")
 		fs.BoolVar(&o.protectAll, "protect-all", o.protectAll, "require a key on every route, not only /mcp; env KEYVEIL_PROTECT_ALL")
 		fs.StringVar(&o.Rate, "rate", o.Rate, "default per-key `rate` like 60/min for keys created without one; env KEYVEIL_RATE")
+		fs.StringVar(&o.State, "state", o.State, "share rate limits, idempotency and confirmations with other replicas in Redis at `url` redis://HOST:PORT/DB (rediss:// for TLS); env KEYVEIL_STATE, password also KEYVEIL_STATE_PASSWORD[_FILE]")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

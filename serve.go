@@ -36,6 +36,7 @@ then call_api with a path relative to that base URL. Refusals say what to change
 // order. Once credentials are loaded, stderr is the redacting writer.
 type app struct {
 	opts   *options
+	env    *credentials.Env
 	cfg    *config.Config
 	set    *credentials.Set
 	red    *credentials.Redactor
@@ -83,6 +84,7 @@ func load(opts *options, stderr io.Writer) (*app, error) {
 	log.SetOutput(guarded)
 	a := &app{
 		opts:   opts,
+		env:    env,
 		cfg:    cfg,
 		set:    set,
 		red:    red,
@@ -194,6 +196,10 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	opts, err := parseOptions("serve", args, false)
 	if err != nil {
 		return optionsExit("serve", err, stdout, stderr)
+	}
+	if opts.State != "" && opts.HTTP == "" {
+		printf(stderr, "keyveil: --state (KEYVEIL_STATE) shares limits between HTTP replicas; it needs --http, since a stdio server is one process for one client\n")
+		return 2
 	}
 	started := relaxGC()
 	defer started()

@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/url"
 	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/keyveil/keyveil/credentials"
 	"github.com/keyveil/keyveil/keys"
 	"github.com/keyveil/keyveil/remote"
+	"github.com/keyveil/keyveil/state"
 	"github.com/keyveil/keyveil/tools"
 )
 
@@ -35,6 +39,16 @@ func serveHTTP(ctx context.Context, a *app, auditW io.Writer) int {
 	if err != nil {
 		a.logger.Error("cannot start", "error", err)
 		return 1
+	}
+	shared, err := a.openState(ctx)
+	if err != nil {
+		a.logger.Error("cannot start", "error", err)
+		return 1
+	}
+	if shared != nil {
+		defer shared.Close()
+		// Before any server is built: every one of them shares these.
+		a.guards = tools.NewSharedGuards(shared)
 	}
 	auditor := tools.NewAuditor(auditW)
 	var mu sync.Mutex // access records share the audit writer with tool records
@@ -62,6 +76,7 @@ func serveHTTP(ctx context.Context, a *app, auditW io.Writer) int {
 		AllowedHosts:   splitOrNil(o.AllowedHosts),
 		ProtectAll:     o.protectAll,
 		DefaultRate:    rate,
+		State:          shared,
 		OnListen:       func(addr net.Addr) { a.logger.Info("listening", "addr", addr.String()) },
 	})
 	if err != nil {
@@ -70,6 +85,44 @@ func serveHTTP(ctx context.Context, a *app, auditW io.Writer) int {
 	}
 	a.logger.Info("keyveil stopped")
 	return 0
+}
+
+// openState connects to the --state Redis, or returns nil without
+// --state. The password (in the URL, or KEYVEIL_STATE_PASSWORD[_FILE]) is
+// taught to the redactor before anything could log it, and the server is
+// named only as host:port/db. An unreachable Redis does not stop start-up
+// (replicas often start before it): calls that need it are refused with a
+// retry hint until it answers.
+func (a *app) openState(ctx context.Context) (*state.Redis, error) {
+	if a.opts.State == "" {
+		return nil, nil
+	}
+	if u, err := url.Parse(a.opts.State); err == nil && u.User != nil {
+		pw, ok := u.User.Password()
+		if !ok {
+			pw = u.User.Username() // redis://PASSWORD@host
+		}
+		a.red.Add(credentials.NewSecret("KEYVEIL_STATE", pw))
+	}
+	pw, _, err := credentials.LoadNamed(a.env, "KEYVEIL_STATE_PASSWORD")
+	if err != nil {
+		return nil, err
+	}
+	a.red.Add(pw)
+	// Reveal hands the password to the Redis client, which puts it on the
+	// wire: the same role the Transport plays for a service's key.
+	s, err := state.Open(&state.Options{URL: a.opts.State, Password: pw.Reveal()})
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.Ping(pctx); err != nil {
+		a.logger.Warn("shared state not reachable yet; calls that need it are refused until it is", "state", s.Where(), "cause", err.Error())
+	} else {
+		a.logger.Info("shared state", "state", s.Where())
+	}
+	return s, nil
 }
 
 // splitOrNil splits a comma-separated flag; unset gives nil so the remote

@@ -21,7 +21,13 @@ const (
 	codeForbidden    = -32003 // Origin or Host not allowed
 	codeRateLimited  = -32029 // per-key rate limit; see Retry-After
 	codeTooLarge     = -32013 // request body over MaxBodyBytes
+	codeUnavailable  = -32053 // shared state (Redis) unreachable; see Retry-After
 )
+
+// stateRetrySeconds is the Retry-After of a request refused because the
+// shared state could not be reached: time for Redis to restart or fail
+// over.
+const stateRetrySeconds = 5
 
 // rpcError is a JSON-RPC 2.0 error response with a null id: the request was
 // refused before its body was read, so there is no id to echo.
@@ -138,7 +144,16 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		noteOutcome(r, "ok", k)
-		if ok, wait := h.limits.allow(k, h.opts.Now()); !ok {
+		ok, wait, err := h.limits.allow(r.Context(), k, h.opts.Now())
+		if err != nil {
+			noteOutcome(r, "state_unavailable", k)
+			h.opts.Logger.Warn("shared state unreachable; request refused", "key_id", k.ID, "cause", err.Error())
+			w.Header().Set("Retry-After", strconv.Itoa(stateRetrySeconds))
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable,
+				"keyveil could not reach its shared state to check this key's rate limit; nothing was done. Retry after "+strconv.Itoa(stateRetrySeconds)+"s")
+			return
+		}
+		if !ok {
 			noteOutcome(r, "rate_limited", k)
 			h.opts.Logger.Info("rate limited", "key_id", k.ID, "retry_after", wait)
 			w.Header().Set("Retry-After", strconv.Itoa(wait))

@@ -45,7 +45,7 @@ func newHandler(opts *Options) (*handler, error) {
 		opts:    opts,
 		origins: origins,
 		hosts:   map[string]bool{},
-		limits:  &limiters{def: opts.DefaultRate},
+		limits:  &limiters{def: opts.DefaultRate, shared: opts.State},
 		servers: &serverCache{newServer: opts.NewServer},
 	}
 	for _, a := range opts.AllowedHosts {

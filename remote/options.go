@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyveil/keyveil/keys"
+	"github.com/keyveil/keyveil/state"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -81,6 +82,11 @@ type Options struct {
 	// DefaultRate limits keys that have no rate of their own; zero: such
 	// keys are not limited.
 	DefaultRate keys.Rate
+	// State holds the per-key rate buckets when several replicas serve
+	// the same keys (--state): a key's rate then holds for the fleet. A
+	// request whose key has a rate is refused with 503 and Retry-After
+	// while it is unreachable. nil: buckets in this process's memory.
+	State *state.Redis
 	// MaxBodyBytes caps a request body; larger requests get 413. Zero:
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -116,7 +122,7 @@ type AccessRecord struct {
 	KeyID string `json:"key_id,omitempty"`
 	// Outcome is "ok" or why the request was refused: "missing",
 	// "invalid", "revoked", "expired", "rate_limited", "origin",
-	// "host" or "too_large".
+	// "host", "too_large" or "state_unavailable".
 	Outcome string `json:"outcome"`
 	Method  string `json:"method"`
 	// Path is "/mcp", "/healthz" or "(other)": never the text of an

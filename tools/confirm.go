@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyveil/keyveil/state"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -83,6 +84,9 @@ type questions struct {
 	key     [32]byte // HMAC key, made on first use (not at start-up)
 	mu      sync.Mutex
 	open    map[[16]byte]time.Time // nonce -> expiry
+	// shared, when set, holds the nonces and the signing key instead, so
+	// that a state one replica issued is redeemed once on any replica.
+	shared *state.Redis
 }
 
 func newQuestions() *questions {
@@ -92,11 +96,32 @@ func newQuestions() *questions {
 const stateLen = 16 + 8 + sha256.Size
 
 // issue returns a new request state for the call b, valid until
-// now+confirmTTL and once.
-func (q *questions) issue(b [32]byte, now time.Time) string {
+// now+confirmTTL and once. Its error is the shared state's.
+func (q *questions) issue(ctx context.Context, b [32]byte, now time.Time) (string, error) {
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
 	exp := now.Add(confirmTTL)
+	if q.shared != nil {
+		if err := q.shared.PutNonce(ctx, nonce[:], confirmTTL); err != nil {
+			return "", err
+		}
+	} else {
+		q.remember(nonce, exp, now)
+	}
+	buf := make([]byte, 0, stateLen)
+	buf = append(buf, nonce[:]...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(exp.UnixNano()))
+	mac, err := q.mac(ctx, nonce[:], buf[16:24], b)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, mac...)
+	return base64.RawURLEncoding.EncodeToString(buf), nil
+}
+
+// remember keeps an open nonce in memory, forgetting expired ones and,
+// past maxOpenQuestions, the oldest.
+func (q *questions) remember(nonce [16]byte, exp, now time.Time) {
 	q.mu.Lock()
 	for n, e := range q.open {
 		if now.After(e) {
@@ -115,25 +140,28 @@ func (q *questions) issue(b [32]byte, now time.Time) string {
 	}
 	q.open[nonce] = exp
 	q.mu.Unlock()
-
-	buf := make([]byte, 0, stateLen)
-	buf = append(buf, nonce[:]...)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(exp.UnixNano()))
-	buf = append(buf, q.mac(nonce[:], buf[16:24], b)...)
-	return base64.RawURLEncoding.EncodeToString(buf)
 }
 
-func (q *questions) mac(nonce, exp []byte, b [32]byte) []byte {
-	q.keyOnce.Do(func() {
-		// crypto/rand.Read does not fail on supported platforms.
-		_, _ = rand.Read(q.key[:])
-	})
-	m := hmac.New(sha256.New, q.key[:])
+func (q *questions) mac(ctx context.Context, nonce, exp []byte, b [32]byte) ([]byte, error) {
+	key := q.key[:]
+	if q.shared != nil {
+		k, err := q.shared.SigningKey(ctx)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	} else {
+		q.keyOnce.Do(func() {
+			// crypto/rand.Read does not fail on supported platforms.
+			_, _ = rand.Read(q.key[:])
+		})
+	}
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("keyveil confirm v1\x00"))
 	m.Write(nonce)
 	m.Write(exp)
 	m.Write(b[:])
-	return m.Sum(nil)
+	return m.Sum(nil), nil
 }
 
 // Why a request state was not accepted, for the debug log.
@@ -144,20 +172,35 @@ var (
 	errStateUsed      = errors.New("already used, or forgotten")
 )
 
-// redeem accepts state once, for the call b, before it expires.
-func (q *questions) redeem(state string, b [32]byte, now time.Time) error {
+// redeem accepts state once, for the call b, before it expires. An error
+// matching state.ErrUnavailable means it could not be checked.
+func (q *questions) redeem(ctx context.Context, state string, b [32]byte, now time.Time) error {
 	raw, err := base64.RawURLEncoding.DecodeString(state)
 	if err != nil || len(raw) != stateLen {
 		return errStateMalformed
 	}
 	var nonce [16]byte
 	copy(nonce[:], raw[:16])
-	if !hmac.Equal(raw[24:], q.mac(raw[:16], raw[16:24], b)) {
+	mac, err := q.mac(ctx, raw[:16], raw[16:24], b)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(raw[24:], mac) {
 		return errStateOtherCall
 	}
 	exp := time.Unix(0, int64(binary.BigEndian.Uint64(raw[16:24])))
 	if now.After(exp) {
 		return errStateExpired
+	}
+	if q.shared != nil {
+		ok, err := q.shared.TakeNonce(ctx, nonce[:])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errStateUsed
+		}
+		return nil
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -206,7 +249,10 @@ func (d Deps) confirm(ctx context.Context, req *mcp.CallToolRequest, c *guardedC
 		q := d.Guards.questions
 		answer, answered := req.Params.InputResponses[confirmID].(*mcp.ElicitResult)
 		if req.Params.RequestState != "" || answered {
-			err := q.redeem(req.Params.RequestState, c.binding, d.Now())
+			err := q.redeem(ctx, req.Params.RequestState, c.binding, d.Now())
+			if errors.Is(err, state.ErrUnavailable) {
+				return false, d.stateRefusal(rec, "the confirmation answer", err)
+			}
 			if err == nil && answered && answer != nil {
 				action = answer.Action
 			} else {
@@ -218,11 +264,15 @@ func (d Deps) confirm(ctx context.Context, req *mcp.CallToolRequest, c *guardedC
 			}
 		}
 		if action == "" {
+			st, err := q.issue(ctx, c.binding, d.Now())
+			if err != nil {
+				return false, d.stateRefusal(rec, "the confirmation question", err)
+			}
 			rec.Confirmation = confirmRequested
 			rec.Outcome = outcomeAsked
 			return false, &mcp.CallToolResult{
 				InputRequests: mcp.InputRequestMap{confirmID: params},
-				RequestState:  q.issue(c.binding, d.Now()),
+				RequestState:  st,
 			}
 		}
 	} else {

@@ -282,35 +282,44 @@ func TestQuestions(t *testing.T) {
 	b1 := binding("t", nil, "")
 	b2 := binding("t", nil, "other")
 	q := newQuestions()
-	s := q.issue(b1, now)
-	if err := q.redeem(s, b2, now); !errors.Is(err, errStateOtherCall) {
+	ctx := context.Background()
+	issue := func(q *questions, b [32]byte, now time.Time) string {
+		t.Helper()
+		s, err := q.issue(ctx, b, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := issue(q, b1, now)
+	if err := q.redeem(ctx, s, b2, now); !errors.Is(err, errStateOtherCall) {
 		t.Errorf("redeem for another call = %v, want %v", err, errStateOtherCall)
 	}
-	if err := q.redeem(s, b1, now.Add(confirmTTL+time.Nanosecond)); !errors.Is(err, errStateExpired) {
+	if err := q.redeem(ctx, s, b1, now.Add(confirmTTL+time.Nanosecond)); !errors.Is(err, errStateExpired) {
 		t.Errorf("redeem after expiry = %v, want %v", err, errStateExpired)
 	}
-	if err := q.redeem(s, b1, now); err != nil {
+	if err := q.redeem(ctx, s, b1, now); err != nil {
 		t.Errorf("redeem = %v, want nil", err)
 	}
-	if err := q.redeem(s, b1, now); !errors.Is(err, errStateUsed) {
+	if err := q.redeem(ctx, s, b1, now); !errors.Is(err, errStateUsed) {
 		t.Errorf("second redeem = %v, want %v", err, errStateUsed)
 	}
-	if err := newQuestions().redeem(q.issue(b1, now), b1, now); !errors.Is(err, errStateOtherCall) {
+	if err := newQuestions().redeem(ctx, issue(q, b1, now), b1, now); !errors.Is(err, errStateOtherCall) {
 		t.Errorf("redeem by another process's key = %v, want %v", err, errStateOtherCall)
 	}
 	for _, bad := range []string{"", "x", "!!!!", base64.RawURLEncoding.EncodeToString(make([]byte, stateLen+1))} {
-		if err := q.redeem(bad, b1, now); !errors.Is(err, errStateMalformed) {
+		if err := q.redeem(ctx, bad, b1, now); !errors.Is(err, errStateMalformed) {
 			t.Errorf("redeem(%q) = %v, want %v", bad, err, errStateMalformed)
 		}
 	}
-	first := q.issue(b1, now)
+	first := issue(q, b1, now)
 	for range maxOpenQuestions {
-		q.issue(b1, now.Add(time.Second))
+		issue(q, b1, now.Add(time.Second))
 	}
 	if n := len(q.open); n > maxOpenQuestions {
 		t.Errorf("%d open questions, want at most %d", n, maxOpenQuestions)
 	}
-	if err := q.redeem(first, b1, now); !errors.Is(err, errStateUsed) {
+	if err := q.redeem(ctx, first, b1, now); !errors.Is(err, errStateUsed) {
 		t.Errorf("redeem of the oldest question after the bound = %v, want %v (dropped)", err, errStateUsed)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/state"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -20,6 +21,7 @@ type Guards struct {
 	limits    limiters
 	results   *results
 	questions *questions
+	shared    *state.Redis // nil: all of the above in memory (see shared.go)
 }
 
 // NewGuards returns empty guard state with a new random key for signing
@@ -80,6 +82,9 @@ func (d Deps) send(ctx context.Context, mreq *mcp.CallToolRequest, c *guardedCal
 		} else {
 			id += "args\x00" + string(c.binding[:])
 		}
+		if d.Guards.shared != nil {
+			return d.sendShared(ctx, mreq, c, req, rec, id)
+		}
 		lead, replay, r, err := d.Guards.results.acquire(ctx, id, c.binding,
 			func() string { return headerKey(c.svc.Name, c.tool, c.key) }, d.Now)
 		switch {
@@ -113,7 +118,9 @@ func (d Deps) send(ctx context.Context, mreq *mcp.CallToolRequest, c *guardedCal
 // The audit line names an idempotency key only when one was sent.
 func (d Deps) guardAndSend(ctx context.Context, mreq *mcp.CallToolRequest, c *guardedCall, f *flight, req *http.Request, rec *Record) (*mcp.CallToolResult, bool) {
 	buckets := bucketsFor(c.svc, c.tool, c.toolLimit)
-	if wait, b := d.Guards.limits.peek(d.Now(), buckets); wait > 0 {
+	if wait, b, err := d.rateWait(ctx, buckets, true); err != nil {
+		return d.stateRefusal(rec, "the rate limits", err), false
+	} else if wait > 0 {
 		return d.rateLimited(rec, b, wait), false
 	}
 	if c.confirm {
@@ -121,7 +128,9 @@ func (d Deps) guardAndSend(ctx context.Context, mreq *mcp.CallToolRequest, c *gu
 			return res, false
 		}
 	}
-	if wait, b := d.Guards.limits.take(d.Now(), buckets); wait > 0 {
+	if wait, b, err := d.rateWait(ctx, buckets, false); err != nil {
+		return d.stateRefusal(rec, "the rate limits", err), false
+	} else if wait > 0 {
 		return d.rateLimited(rec, b, wait), false
 	}
 	if f != nil {

@@ -62,6 +62,9 @@ const idempotencyArg = "idempotency_key"
 // reasonIdempotency refuses an idempotency_key reused with other arguments.
 const reasonIdempotency = "idempotency"
 
+// msgKeyReused refuses an idempotency_key reused with other arguments.
+const msgKeyReused = "this idempotency_key was already used for a call with other arguments; use a new idempotency_key for a new operation, or repeat the original arguments to get its result"
+
 // outcomeReplayed is the audit outcome of a call answered from memory.
 const outcomeReplayed = "replayed"
 
@@ -183,7 +186,7 @@ func (r *results) acquire(ctx context.Context, id string, b [32]byte, newKey fun
 			return f, nil, nil, nil
 		case f.binding != b:
 			r.mu.Unlock()
-			return nil, nil, refuse(reasonIdempotency, "this idempotency_key was already used for a call with other arguments; use a new idempotency_key for a new operation, or repeat the original arguments to get its result"), nil
+			return nil, nil, refuse(reasonIdempotency, msgKeyReused), nil
 		case f.result != nil:
 			r.lru.MoveToFront(f.elem)
 			r.mu.Unlock()
