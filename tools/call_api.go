@@ -625,13 +625,6 @@ func auditPath(p string) string {
 	return shorten(p, 200)
 }
 
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
-
 func millis(d time.Duration) float64 {
 	return float64(d.Microseconds()) / 1000
 }

@@ -98,6 +98,40 @@ func (d Deps) upstreamShort(s string, n int, sent [][]byte) string {
 	return strings.ToValidUTF8(string(p[:d.Cut(p, n, sent)]), "") + "…"
 }
 
+// shorten cuts s to at most n bytes and marks the cut with "…". It is for
+// the model's own text (a path, a name, an argument) and for keyveil's
+// messages, which hold no secret the model does not already know, and for
+// text that was redacted before it got here: never a redaction marker or a
+// UTF-8 character is cut. Text from upstream is shortened with
+// upstreamShort instead, which redacts it first and cuts with the
+// Redactor's Cut, so that a key cannot be cut into a piece that no longer
+// matches.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	c := n
+	for c > 0 && !utf8.RuneStart(s[c]) {
+		c--
+	}
+	if i := strings.LastIndexByte(s[max(0, c-maxMarker):c], '['); i >= 0 {
+		i += max(0, c-maxMarker)
+		if rest := s[i:]; strings.HasPrefix(rest, markerPrefix) || strings.HasPrefix(markerPrefix, rest[:min(len(rest), len(markerPrefix))]) {
+			if end := strings.IndexByte(rest, ']'); end < 0 || i+end >= c {
+				c = i
+			}
+		}
+	}
+	return s[:c] + "…"
+}
+
+// markerPrefix starts every redaction marker, "[REDACTED:NAME]", which
+// shorten keeps whole; maxMarker bounds the length of one.
+const (
+	markerPrefix = "[REDACTED:"
+	maxMarker    = 128
+)
+
 // sentTexts returns what the model chose to send in req, before the
 // credentials transport adds anything: the path (escaped and not), the
 // query as a whole and each name and value, the value of each header the

@@ -79,3 +79,24 @@ func TestSentTexts(t *testing.T) {
 		}
 	}
 }
+
+func TestShorten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc…"},
+		{"ab\u00e9cd", 3, "ab…"},
+		{"error: [REDACTED:MCP_API_KEY] refused", 12, "error: …"},
+		{"error: [REDACTED:MCP_API_KEY] refused", 29, "error: [REDACTED:MCP_API_KEY]…"},
+		{"error: [RED", 9, "error: …"},
+		{"a [b] c", 5, "a [b]…"},
+	} {
+		if got := shorten(tc.in, tc.n); got != tc.want {
+			t.Errorf("shorten(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
