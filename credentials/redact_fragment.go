@@ -64,16 +64,25 @@ func (r *Redactor) RedactFragments(p []byte, sent [][]byte) []byte {
 	}
 	// Ask about the model's text only for runs that no whole secret
 	// touches: those are redacted anyway.
+	// Both lists are sorted: one walk marks the runs a whole secret
+	// touches.
+	touched := make([]bool, len(frags))
+	for i, j := 0, 0; i < len(frags); i++ {
+		for j < len(whole) && whole[j].end <= frags[i].start {
+			j++
+		}
+		touched[i] = j < len(whole) && whole[j].start < frags[i].end
+	}
 	var cov sentWindows
-	for _, f := range frags {
-		if !overlaps(f, whole) {
+	for i, f := range frags {
+		if !touched[i] {
 			cov.need(p, f.start, f.end-fragLen+1)
 		}
 	}
 	cov.search(sent)
 	keep := frags[:0]
-	for _, f := range frags {
-		if !overlaps(f, whole) && cov.all(p, f.start, f.end-fragLen+1) {
+	for i, f := range frags {
+		if !touched[i] && cov.all(p, f.start, f.end-fragLen+1) {
 			continue // the model's own text, reflected
 		}
 		f.start, f.end = widenSpan(p, f.start, f.end)
@@ -87,19 +96,6 @@ func (r *Redactor) RedactFragments(p []byte, sent [][]byte) []byte {
 	}
 	sortSpans(keep)
 	return st.apply(p, mergeSpans(whole, keep, nil))
-}
-
-// overlaps reports whether f shares a byte with one of the sorted spans ss.
-func overlaps(f redactSpan, ss []redactSpan) bool {
-	for _, s := range ss {
-		if s.start >= f.end {
-			return false
-		}
-		if s.end > f.start {
-			return true
-		}
-	}
-	return false
 }
 
 // Lookahead is how many bytes past a cut a caller should read before
