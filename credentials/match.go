@@ -353,7 +353,10 @@ func (m *matcher) fragments() *fragIndex {
 			fx.prefixes[loadWord(m.data[p.off:p.off+uint32(k)], 0)] = true
 		}
 	}
-	bbits := max(12, min(27, bits.Len(uint(32*grams))))
+	// Eight bits per gram: the scan probes every fragStride bytes, so
+	// the bitmap must stay in L2 (256 KiB for 100 keys); the few more
+	// false hits cost less than missing the cache on every probe.
+	bbits := max(12, min(24, bits.Len(uint(8*grams))))
 	fx.bitmap = make([]uint64, 1<<bbits/64)
 	fx.bshift = uint(64 - bbits)
 	tbits := max(4, bits.Len(uint(2*grams)))

@@ -4,7 +4,14 @@
 # variant of each planted (about 1,600 plants), and the same JSON clean.
 #
 #   keyveil-exact                the q-gram filter alone (first pass)
-#   keyveil-full                 Redact: both passes, merge, output
+#   keyveil-full                 Redact: both passes, merge, output (what the
+#                                choke points run; unchanged by fragment
+#                                matching, so it is also the number before it)
+#   keyveil-fragment-pass        the fragment index alone: every run of 8+
+#                                bytes of a variant
+#   keyveil-full-fragments       RedactFragments: both passes, the fragment
+#                                pass, the model's-text check, output (what
+#                                the tools pipeline runs on an upstream body)
 #   ahocorasick-dfa-overlapping  github.com/petar-dambovaliev/aho-corasick,
 #                                DFA, ASCII case folding, overlapping matches
 #   strings-replacer             strings.NewReplacer over every variant
