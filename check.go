@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/credentials"
 )
 
 // check explains the configuration a person is about to run and says
@@ -31,7 +32,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a, err := load(opts, stderr)
 	if err != nil {
 		printf(stdout, "keyveil check: NOT READY\n\n")
-		for _, line := range strings.Split(err.Error(), "\n") {
+		for _, line := range problems(err) {
 			printf(stdout, "  - %s\n", line)
 		}
 		printf(stdout, "\nFix the items above, then run keyveil check again.\n")
@@ -147,6 +148,47 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	printf(out, "\nkeyveil check: READY. Add keyveil to your MCP host (see README.md) and restart the host.\n")
 	return 0
+}
+
+// configError is a problem with the configuration, carrying what could
+// be read of it, so that keyveil check can look at the credentials too.
+type configError struct {
+	err error
+	cfg *config.Config // partial, or nil
+	env *credentials.Env
+}
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// problems lists everything wrong, one line each. load stops at the
+// configuration's first failing stage; the credentials of the services that
+// could be read are checked as well, so a new user sees MCP_API_BASE_URL and
+// MCP_API_KEY together rather than one per run. The credentials' messages
+// name variables, never values.
+func problems(err error) []string {
+	lines := strings.Split(err.Error(), "\n")
+	var ce *configError
+	if !errors.As(err, &ce) || ce.cfg == nil || ce.env == nil {
+		return lines
+	}
+	// Only services whose credentials are named well enough to look up:
+	// the others' problems are already in err.
+	part := *ce.cfg
+	part.Services = slices.DeleteFunc(slices.Clone(part.Services), func(s config.Service) bool {
+		a := s.Auth
+		return a.Type != config.AuthNone && (a.SecretEnv() == "" || a.Type == config.AuthOAuth2 && a.ClientIDEnv == "")
+	})
+	_, cerr := credentials.Load(&part, ce.env)
+	if cerr == nil {
+		return lines
+	}
+	for _, l := range strings.Split(cerr.Error(), "\n") {
+		if !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // warnings returns what keyveil check lists and serve logs at start-up:

@@ -66,10 +66,10 @@ func load(opts *options, stderr io.Writer) (*app, error) {
 	// /proc/PID/environ and ps eww show. Go's copy, read below, stays.
 	proc.Scrub(credentials.SecretVars(cfg))
 	if err != nil {
-		return nil, err
+		return nil, &configError{err: err, cfg: cfg, env: env}
 	}
 	if err := openapi.Expand(cfg, nil); err != nil {
-		return nil, err
+		return nil, &configError{err: err, cfg: cfg, env: env}
 	}
 	set, err := credentials.Load(cfg, env)
 	if err != nil {

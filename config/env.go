@@ -29,6 +29,11 @@ type apiEnv struct {
 // Load builds the configuration: the services file at path when path is not
 // empty, plus the zero-config service "api" when MCP_API_BASE_URL is set.
 //
+// With an error, the Config is nil or partial: the services as far as they
+// could be read (the zero-config one even without MCP_API_BASE_URL), so
+// that keyveil check can report their credentials' problems in the same
+// run. A partial Config must never be served.
+//
 // lookup reads one environment variable (nil: os.LookupEnv). Load asks it
 // only for the MCP_API_* names of [apiEnv], never for a secret's name, so
 // handing it the credentials package's view of the environment (dotenv
@@ -64,7 +69,12 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	}
 	c.Scopes = splitList(e.Scopes)
 	if e.BaseURL == "" && path == "" {
-		return nil, errors.New("MCP_API_BASE_URL is not set; set it to the API's root URL (like https://api.example.com/v1) in the env block of your MCP client config, or pass --config FILE")
+		err := errors.New("MCP_API_BASE_URL is not set; set it to the API's root URL (like https://api.example.com/v1) in the env block of your MCP client config, or pass --config FILE")
+		if s, serr := e.service(); serr == nil {
+			// Partial, for keyveil check to look at its key as well.
+			c.Services = append(c.Services, s)
+		}
+		return c, err
 	}
 	if e.BaseURL != "" {
 		if _, dup := c.Service(DefaultServiceName); dup {
@@ -77,7 +87,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		c.Services = append(c.Services, s)
 	}
 	if err := finish(c, perr, c.validate); err != nil {
-		return nil, envError(err)
+		return c, envError(err)
 	}
 	for i := range c.Services {
 		s := &c.Services[i]

@@ -123,6 +123,11 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 				continue
 			}
 			c.Username = user
+			if strings.TrimSpace(user) == "" {
+				// Legal (some APIs take an empty user), but usually a
+				// variable left out; the API's 401 would not say which.
+				s.warnings = append(s.warnings, fmt.Sprintf("%s is not set, so Basic auth sends an empty user name with the key as password (service %q); set %s, or use key_as: username (MCP_API_AUTH=bearer if the API takes the key alone)", svc.Auth.UsernameEnv, svc.Name, svc.Auth.UsernameEnv))
+			}
 		}
 		if svc.Auth.Type == config.AuthOAuth2 {
 			id, _ := env.Lookup(svc.Auth.ClientIDEnv)
