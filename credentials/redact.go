@@ -22,7 +22,10 @@ import (
 // escape sequences of the original: this catches a key that is only partly
 // encoded, or encoded again (a JSON-escaped "\u0073k-..." inside a JSON
 // string becomes "\\u0073k-..."). Overlapping and touching matches are
-// merged, so no tail of one match survives next to another.
+// merged, so no tail of one match survives next to another. A third pass
+// (redact_transcode.go) undoes whole encodings that an echo or debug API
+// produces — UTF-16, hex with separators and hexdumps, base64 inside
+// base64, quoted-printable — up to two deep.
 //
 // A replacement never starts or ends inside an escape sequence or a UTF-8
 // character of the original: a match that does is widened to the whole
@@ -236,6 +239,7 @@ func (st *redactState) spans(p []byte, sc *redactScratch) []redactSpan {
 	ss := st.m.find(p, sc.spans[:0])
 	first := len(ss)
 	ss = st.decodedPass(p, ss, sc)
+	ss = st.transcodedPass(p, ss, sc, 0)
 	sc.spans = ss
 	if len(ss) == 0 {
 		return ss

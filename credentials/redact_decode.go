@@ -59,6 +59,7 @@ type redactScratch struct {
 	spans  []redactSpan
 	merged []redactSpan
 	layers [maxLayers]layerScratch
+	tc     *transcodeScratch // the third pass's, made when first needed
 }
 
 // layerScratch is the working memory of one layer of decoding.

@@ -459,10 +459,15 @@ func TestVariantsOf(t *testing.T) {
 		"base64-core2-std": "1c2VyOnBhc3",
 		"base64-core2-url": "1c2VyOnBhc3",
 		"hex":              "757365723a70617373",
+		"hex-space":        "75 73 65 72 3a 70 61 73 73",
+		"hex-colon":        "75:73:65:72:3a:70:61:73:73",
+		"hex-dash":         "75-73-65-72-3a-70-61-73-73",
 		"percent":          "%75%73%65%72%3a%70%61%73%73",
 		"json-u":           `\u0075\u0073\u0065\u0072\u003a\u0070\u0061\u0073\u0073`,
 		"html-dec":         "&#117;&#115;&#101;&#114;&#58;&#112;&#97;&#115;&#115;",
 		"html-hex":         "&#x75;&#x73;&#x65;&#x72;&#x3a;&#x70;&#x61;&#x73;&#x73;",
+		"utf16le":          "u\x00s\x00e\x00r\x00:\x00p\x00a\x00s\x00s",
+		"utf16be":          "u\x00s\x00e\x00r\x00:\x00p\x00a\x00s\x00s",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("variantsOf(%q) mismatch (-want +got):\n%s", "user:pass", diff)

@@ -2,8 +2,11 @@ package credentials
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // variant is one spelling of a secret that the Redactor looks for. Every
@@ -21,8 +24,8 @@ type variant struct {
 // back (raw), mangled (reversed), put in a header or token (base64 in both
 // alphabets, with and without padding), embedded in a longer base64 blob such
 // as HTTP Basic "user:key" (the three alignment-stable cores), dumped
-// (hex), put in a URL (percent-encoding of every byte), or escaped for JSON
-// or HTML. Partial encodings and further layers of escaping are the second
+// (hex), put in a URL (percent-encoding of every byte), escaped for JSON
+// or HTML, or written in UTF-16. Partial encodings and further layers of escaping are the second
 // pass's job (see redact_decode.go).
 func variantsOf(secret string) []variant {
 	rev := []byte(secret)
@@ -47,6 +50,20 @@ func variantsOf(secret string) []variant {
 		}
 	}
 	vs = append(vs, variant{"hex", hex.EncodeToString([]byte(secret))})
+	// Hex with separators, as debug pages and fingerprints show bytes:
+	// as variants they cost clean text nothing more. A hexdump, whose
+	// lines break the key, is the third pass's (redact_transcode.go).
+	for _, sep := range []string{" ", ":", "-"} {
+		h := hex.EncodeToString([]byte(secret))
+		b := make([]byte, 0, 3*len(secret))
+		for i := 0; i < len(h); i += 2 {
+			if i > 0 {
+				b = append(b, sep...)
+			}
+			b = append(b, h[i:i+2]...)
+		}
+		vs = append(vs, variant{"hex" + map[string]string{" ": "-space", ":": "-colon", "-": "-dash"}[sep], string(b)})
+	}
 
 	const digits = "0123456789abcdef"
 	pct := make([]byte, 0, 3*len(secret))
@@ -63,12 +80,40 @@ func variantsOf(secret string) []variant {
 		hx = strconv.AppendUint(hx, uint64(c), 16)
 		hx = append(hx, ';')
 	}
-	return append(vs,
+	vs = append(vs,
 		variant{"percent", string(pct)},
 		variant{"json-u", string(js)},
 		variant{"html-dec", string(dec)},
 		variant{"html-hex", string(hx)},
 	)
+	// Without the NUL at the outer end, the little-endian spelling of an
+	// ASCII key is the big-endian one too, and a match never takes half of
+	// a code unit next to the key.
+	le, be := utf16Of(secret)
+	return append(vs, variant{"utf16le", le[:len(le)-1]}, variant{"utf16be", be[1:]})
+}
+
+// utf16Of returns secret in UTF-16, little- and big-endian, without a BOM:
+// a body in another charset, or a Windows log line. The third pass finds
+// these too, in raw text; as variants they are also found where a JSON
+// encoder has written each NUL as "\u0000", which the escape pass decodes.
+// A secret that is not valid UTF-8 is taken byte by byte.
+func utf16Of(secret string) (le, be string) {
+	var units []uint16
+	if utf8.ValidString(secret) {
+		units = utf16.Encode([]rune(secret))
+	} else {
+		for _, c := range []byte(secret) {
+			units = append(units, uint16(c))
+		}
+	}
+	l := make([]byte, 0, 2*len(units))
+	b := make([]byte, 0, 2*len(units))
+	for _, u := range units {
+		l = binary.LittleEndian.AppendUint16(l, u)
+		b = binary.BigEndian.AppendUint16(b, u)
+	}
+	return string(l), string(b)
 }
 
 // base64Core returns the part of the base64 encoding (in enc's alphabet,

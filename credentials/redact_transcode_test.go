@@ -1,0 +1,287 @@
+package credentials
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf16"
+)
+
+// The reflections an honest echo or debug API produces from a request that
+// carried testKey, computed here independently of redact_transcode.go.
+
+// echoDump is the request an echo API reflects, with the key in it.
+func echoDump(auth string) string {
+	return "GET /anything?pad=xx HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: " + auth + "\r\nAccept: */*\r\n\r\n"
+}
+
+// utf16Text encodes s in UTF-16, with a BOM when bom is set.
+func utf16Text(s string, bigEndian, bom bool) string {
+	var b []byte
+	units := utf16.Encode([]rune(s))
+	if bom {
+		units = append([]uint16{0xfeff}, units...)
+	}
+	for _, u := range units {
+		if bigEndian {
+			b = append(b, byte(u>>8), byte(u))
+		} else {
+			b = append(b, byte(u), byte(u>>8))
+		}
+	}
+	return string(b)
+}
+
+// hexSep writes b as hex pairs joined by sep.
+func hexSep(b []byte, sep string, upper bool) string {
+	parts := make([]string, len(b))
+	for i, c := range b {
+		parts[i] = fmt.Sprintf("%02x", c)
+		if upper {
+			parts[i] = strings.ToUpper(parts[i])
+		}
+	}
+	return strings.Join(parts, sep)
+}
+
+// hexdumpC writes b as `hexdump -C` does (compare: printf ... | hexdump -C).
+func hexdumpC(b []byte) string {
+	var out strings.Builder
+	for off := 0; off < len(b); off += 16 {
+		line := b[off:min(off+16, len(b))]
+		fmt.Fprintf(&out, "%08x ", off)
+		for i := range 16 {
+			if i == 8 {
+				out.WriteByte(' ')
+			}
+			if i < len(line) {
+				fmt.Fprintf(&out, " %02x", line[i])
+			} else {
+				out.WriteString("   ")
+			}
+		}
+		out.WriteString("  |")
+		for _, c := range line {
+			if c < 0x20 || c > 0x7e {
+				c = '.'
+			}
+			out.WriteByte(c)
+		}
+		out.WriteString("|\n")
+	}
+	fmt.Fprintf(&out, "%08x\n", len(b))
+	return out.String()
+}
+
+// wrap breaks s into lines of width characters ended by eol.
+func wrap(s string, width int, eol string) string {
+	var out strings.Builder
+	for len(s) > width {
+		out.WriteString(s[:width] + eol)
+		s = s[width:]
+	}
+	out.WriteString(s)
+	return out.String()
+}
+
+// quotedPrintable encodes s as quoted-printable, escaping '=' and the
+// bytes outside printable ASCII and also every byte in escape, with soft
+// line breaks (eol) so that no line is longer than width.
+func quotedPrintable(s, escape string, width int, eol string) string {
+	var out strings.Builder
+	col := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		tok := string(c)
+		if c == '=' || c < 0x20 || c > 0x7e || strings.IndexByte(escape, c) >= 0 {
+			tok = fmt.Sprintf("=%02X", c)
+		}
+		if col+len(tok) > width-1 {
+			out.WriteString("=" + eol)
+			col = 0
+		}
+		out.WriteString(tok)
+		col += len(tok)
+	}
+	return out.String()
+}
+
+// reflections are testKey as an echo API may reflect it: name, the body,
+// and the pieces of it that must not survive redaction.
+func reflections() []struct {
+	name string
+	body string
+	gone []string
+	raw  bool // found in the raw body only (see TestRedactReflections)
+} {
+	key := testKey
+	kb := []byte(key)
+	b64 := base64.StdEncoding.EncodeToString
+	basic := b64([]byte("user:" + key))
+	basicDump := b64([]byte(echoDump("Basic " + basic)))
+	bearerDump := b64([]byte(echoDump("Bearer " + key)))
+	dump := []byte(echoDump("Bearer " + key))
+	hd := hexdumpC(dump)
+	// What of the key each hexdump line shows, in both columns.
+	var hdGone []string
+	at := bytes.Index(dump, kb)
+	for off := at - at%16; off < at+len(kb); off += 16 {
+		lo, hi := max(off, at), min(off+16, at+len(kb))
+		if hi-lo >= 4 {
+			hdGone = append(hdGone, string(dump[lo:hi]), hexSep(dump[lo:hi], " ", false))
+		}
+	}
+	// The key split across the soft break, whatever the encoder chose.
+	qpCRLF := "Authorization: Bearer sk-test-LEAK=\r\nCHECK-0123456789\r\n"
+	qpLF := "token=3D\"sk-test-LEAKCHE=\nCK-0123456789\""
+	return []struct {
+		name string
+		body string
+		gone []string
+		raw  bool
+	}{
+		{"utf-16le", utf16Text(echoDump("Bearer "+key), false, false), []string{utf16Text(key, false, false)}, false},
+		{"utf-16be", utf16Text(echoDump("Bearer "+key), true, false), []string{utf16Text(key, true, false)}, false},
+		{"utf-16le with BOM", utf16Text(`{"token":"`+key+`"}`, false, true), []string{utf16Text(key, false, false)}, false},
+		{"utf-16be with BOM", utf16Text(`{"token":"`+key+`"}`, true, true), []string{utf16Text(key, true, false)}, false},
+		{"utf-16le of base64 of Basic", utf16Text("Authorization: Basic "+basic, false, false), []string{utf16Text(basic[8:30], false, false)}, true},
+		{"hex, spaces", "body: " + hexSep(kb, " ", false), []string{hexSep(kb[:8], " ", false), hexSep(kb[20:], " ", false)}, false},
+		{"hex, colons, upper case", "body: " + hexSep(kb, ":", true), []string{hexSep(kb[:8], ":", true), hexSep(kb[20:], ":", true)}, false},
+		{"hex, dashes", "body=" + hexSep(kb, "-", false) + ";", []string{hexSep(kb[:8], "-", false), hexSep(kb[20:], "-", false)}, false},
+		{"hex of the dump, spaces", hexSep(dump, " ", false), []string{hexSep(kb[:8], " ", false), hexSep(kb[20:], " ", false)}, false},
+		{"hexdump -C of the dump", hd, hdGone, false},
+		{"base64 of a dump with Basic", basicDump, []string{basic[8:30]}, false},
+		{"base64 of a dump with Basic, MIME 76 CRLF", wrap(basicDump, 76, "\r\n"), nil, false},
+		{"base64 of a dump with Basic, PEM 64 LF", "-----BEGIN DUMP-----\n" + wrap(basicDump, 64, "\n") + "\n-----END DUMP-----\n", nil, false},
+		{"base64 of a dump with Bearer, MIME 76 CRLF", wrap(bearerDump, 76, "\r\n"), nil, false},
+		{"base64 of base64 of a dump", b64([]byte(basicDump)), nil, false},
+		{"base64 of hex with colons", b64([]byte("fingerprint " + hexSep(kb, ":", false))), nil, false},
+		{"quoted-printable, soft break CRLF", qpCRLF, []string{"sk-test-LEAK", "CHECK-0123456789"}, false},
+		{"quoted-printable, soft break LF and =3D", qpLF, []string{"sk-test-LEAKCHE", "CK-0123456789"}, false},
+		{"quoted-printable, =XX escapes", quotedPrintable("Authorization: Bearer "+key+"\r\n", "-kLC", 76, "\r\n"), []string{"=2Dtest=2D"}, false},
+	}
+}
+
+// survivors returns what of gone, or of the key itself, survives in out,
+// once markers are taken out so that text on both sides of one cannot
+// combine into a false alarm.
+func survivors(out string, gone []string) []string {
+	sep := string(asciiLower([]byte(strings.ReplaceAll(out, testMarker, "\x00\x01"))))
+	var left []string
+	for _, g := range append(gone, testKey, "LEAKCHECK") {
+		if strings.Contains(sep, string(asciiLower([]byte(g)))) {
+			left = append(left, g)
+		}
+	}
+	return left
+}
+
+func TestRedactReflections(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	for _, tc := range reflections() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// As the API sent it, as a JSON string (a tool result on
+			// stdout), and inside a JSON string inside another.
+			once, _ := json.Marshal(tc.body)
+			twice, _ := json.Marshal(string(once))
+			// UTF-16 with "\u0000" for each NUL is found only as the
+			// key's own UTF-16 variant: tools transcode a UTF-16 body to
+			// UTF-8 before it is ever JSON-encoded.
+			ins := []string{tc.body, string(once), string(twice)}
+			if tc.raw {
+				ins = ins[:1]
+			}
+			for _, in := range ins {
+				got := r.RedactString(in)
+				if !strings.Contains(got, testMarker) {
+					t.Errorf("RedactString(%q) = %q, want %s in it", in, got, testMarker)
+					continue
+				}
+				if left := survivors(got, tc.gone); len(left) > 0 {
+					t.Errorf("RedactString(%q) = %q: %q survived", in, got, left)
+				}
+				if in != tc.body && !json.Valid([]byte(got)) {
+					t.Errorf("RedactString(%s) = %s, not valid JSON", in, got)
+				}
+			}
+		})
+	}
+}
+
+// TestRedactHexdumpColumns checks that a hexdump keeps its shape: the
+// key's bytes go from both columns, and nothing else does.
+func TestRedactHexdumpColumns(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	in := hexdumpC([]byte(echoDump("Bearer " + testKey)))
+	want := strings.Join([]string{
+		"00000000  47 45 54 20 2f 61 6e 79  74 68 69 6e 67 3f 70 61  |GET /anything?pa|",
+		"00000010  64 3d 78 78 20 48 54 54  50 2f 31 2e 31 0d 0a 48  |d=xx HTTP/1.1..H|",
+		"00000020  6f 73 74 3a 20 61 70 69  2e 65 78 61 6d 70 6c 65  |ost: api.example|",
+		"00000030  2e 63 6f 6d 0d 0a 41 75  74 68 6f 72 69 7a 61 74  |.com..Authorizat|",
+		"00000040  69 6f 6e 3a 20 42 65 61  72 65 72 20 " + testMarker + "  |ion: Bearer " + testMarker + "|",
+		"00000050  " + testMarker + "  |" + testMarker + "|",
+		"00000060  " + testMarker + "  0d 0a 41 63 63 65 70 74  |" + testMarker + "..Accept|",
+		"00000070  3a 20 2a 2f 2a 0d 0a 0d  0a                       |: */*....|",
+		"00000079", "",
+	}, "\n")
+	if got := r.RedactString(in); got != want {
+		t.Errorf("RedactString(%s)\n = %s\nwant %s", in, got, want)
+	}
+}
+
+// TestRedactUTF16KeepsUnits checks that a key found in UTF-16 text is
+// replaced with whole code units, so that the text after it still decodes.
+func TestRedactUTF16KeepsUnits(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	for _, big := range []bool{false, true} {
+		in := utf16Text("key="+testKey+" after", big, false)
+		got := r.RedactString(in)
+		i := strings.Index(got, testMarker)
+		if i < 0 {
+			t.Fatalf("RedactString(%q) = %q, want %s in it", in, got, testMarker)
+		}
+		before, after := got[:i], got[i+len(testMarker):]
+		if before != utf16Text("key=", big, false) || after != utf16Text(" after", big, false) {
+			t.Errorf("RedactString(%q) = %q, want the marker in place of whole code units", in, got)
+		}
+	}
+}
+
+func TestRedactReflectionsCleanUntouched(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	clean := echoDump("Bearer sk-test-0000000000-NOTAKEY")
+	b64 := base64.StdEncoding.EncodeToString([]byte(clean))
+	tests := []struct{ name, in string }{
+		{"utf-16le", utf16Text(clean, false, true)},
+		{"utf-16be", utf16Text(clean, true, false)},
+		{"hex with spaces", hexSep([]byte(clean), " ", false)},
+		{"hex with colons", hex.EncodeToString([]byte(clean))[:40] + ":" + hexSep([]byte(clean), ":", true)},
+		{"hexdump -C", hexdumpC([]byte(clean))},
+		{"base64", b64},
+		{"base64 of base64, wrapped", wrap(base64.StdEncoding.EncodeToString([]byte(b64)), 76, "\r\n")},
+		{"quoted-printable", quotedPrintable(clean+strings.Repeat("y", 50), "-", 76, "\r\n")},
+		{"url query", "https://api.example.com/v1/items?page=10&per_page=ab&sort=desc"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := []byte(tc.in)
+			got := r.Redact(in)
+			if !bytes.Equal(got, in) {
+				t.Fatalf("Redact(%q) = %q, want it unchanged", in, got)
+			}
+			if &got[0] != &in[0] {
+				t.Errorf("Redact(%q) returned a copy, want the same slice", in)
+			}
+		})
+	}
+}
