@@ -119,8 +119,11 @@ func TestHostileFile(t *testing.T) {
 			if strings.Count(err.Error(), "\n") > 5 {
 				t.Errorf("Load(%s) error has %d lines, want the bomb reported once", tc.name, strings.Count(err.Error(), "\n")+1)
 			}
-			if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
-				t.Errorf("Load(%s) allocated %d MiB, want under 64 MiB", tc.name, got>>20)
+			// Unbounded, these files allocate gigabytes. The bound leaves
+			// room for the race detector, which roughly doubles what the
+			// YAML parser allocates for the same file.
+			if got := after.TotalAlloc - before.TotalAlloc; got > 160<<20 {
+				t.Errorf("Load(%s) allocated %d MiB, want under 160 MiB", tc.name, got>>20)
 			}
 		})
 	}
