@@ -104,6 +104,7 @@ step "end-to-end tests of serve --http (TypeScript SDK over Streamable HTTP)"
 (cd e2e/http && npm ci --no-audit --no-fund --loglevel=error && KEYVEIL_BIN="$PWD/../../keyveil" npm test)
 
 step "MCP conformance suite against serve --http"
+node --test e2e/conformance/compare.test.mjs
 KEYVEIL_BIN="$PWD/keyveil" scripts/conformance.sh
 
 echo
