@@ -139,7 +139,7 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			} else {
 				h.opts.Logger.Debug("refused request", "reason", ref.outcome, "remote", r.RemoteAddr)
 			}
-			w.Header().Set("WWW-Authenticate", "Bearer")
+			w.Header().Set("WWW-Authenticate", wwwAuthenticate(ref.message))
 			writeError(w, http.StatusUnauthorized, codeUnauthorized, ref.message)
 			return
 		}

@@ -71,10 +71,11 @@ func TestAuthenticationMatrix(t *testing.T) {
 				if tc.wantStatus != 401 {
 					return
 				}
-				if h := got.header.Values("WWW-Authenticate"); len(h) != 1 || h[0] != "Bearer" {
-					t.Errorf("POST /mcp with %s: WWW-Authenticate = %q, want [Bearer]", tc.name, h)
-				}
 				code, msg := rpcErrorBody(t, got.body)
+				want := `Bearer error="invalid_token", error_description="` + msg + `"`
+				if h := got.header.Values("WWW-Authenticate"); len(h) != 1 || h[0] != want {
+					t.Errorf("POST /mcp with %s: WWW-Authenticate = %q, want [%s]", tc.name, h, want)
+				}
 				if code != -32001 || !strings.Contains(strings.ToLower(msg), tc.wantWord) {
 					t.Errorf("POST /mcp with %s: error %d %q, want -32001 saying %q", tc.name, code, msg, tc.wantWord)
 				}

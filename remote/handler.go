@@ -60,14 +60,29 @@ func newHandler(opts *Options) (*handler, error) {
 	} else {
 		mux.Handle("/mcp", h.authenticate(mcpHandler))
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed; use GET /healthz"})
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
+	mux.HandleFunc("/", notFound)
 	var root http.Handler = mux
 	if opts.ProtectAll {
-		root = h.authenticate(root)
+		// The OAuth probes of a client without a key get their answer
+		// without one: it tells them there is no OAuth, nothing else.
+		authed := h.authenticate(mux)
+		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isOAuthPath(r.URL.Path) {
+				notFound(w, r)
+				return
+			}
+			authed.ServeHTTP(w, r)
+		})
 	}
 	root = h.checkHost(h.checkOrigin(h.limitBody(root)))
 	if opts.Audit != nil {

@@ -122,7 +122,7 @@ type AccessRecord struct {
 	KeyID string `json:"key_id,omitempty"`
 	// Outcome is "ok" or why the request was refused: "missing",
 	// "invalid", "revoked", "expired", "rate_limited", "origin",
-	// "host", "too_large" or "state_unavailable".
+	// "host", "too_large", "state_unavailable" or "not_found".
 	Outcome string `json:"outcome"`
 	Method  string `json:"method"`
 	// Path is "/mcp", "/healthz" or "(other)": never the text of an

@@ -95,8 +95,8 @@ func TestRoutesAndProtectAll(t *testing.T) {
 			if got.status != tc.wantStatus {
 				t.Errorf("%s %s: status %d, want %d; body %q", tc.method, tc.path, got.status, tc.wantStatus, got.body)
 			}
-			if tc.wantStatus == 401 && got.header.Get("WWW-Authenticate") != "Bearer" {
-				t.Errorf("%s %s: 401 without WWW-Authenticate: Bearer", tc.method, tc.path)
+			if tc.wantStatus == 401 && !strings.HasPrefix(got.header.Get("WWW-Authenticate"), `Bearer error="invalid_token", error_description="`) {
+				t.Errorf("%s %s: 401 with WWW-Authenticate %q, want an RFC 6750 invalid_token challenge", tc.method, tc.path, got.header.Get("WWW-Authenticate"))
 			}
 		})
 	}

@@ -103,6 +103,9 @@ step "end-to-end tests (official TypeScript SDK client)"
 step "end-to-end tests of serve --http (TypeScript SDK over Streamable HTTP)"
 (cd e2e/http && npm ci --no-audit --no-fund --loglevel=error && KEYVEIL_BIN="$PWD/../../keyveil" npm test)
 
+step "clients without a key: mcp-remote and the MCP Inspector show keyveil's answer"
+KEYVEIL_BIN="$PWD/keyveil" scripts/noauth.sh
+
 step "MCP conformance suite against serve --http"
 node --test e2e/conformance/compare.test.mjs
 KEYVEIL_BIN="$PWD/keyveil" scripts/conformance.sh
