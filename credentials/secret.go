@@ -71,6 +71,12 @@ func (s Secret) Fingerprint() string {
 	return hex.EncodeToString(h[:4])
 }
 
+// Digest returns the SHA-256 of the value, so that `keyveil check` can
+// find the key in a host's config file by comparing digests of the file's
+// strings (see hostconfig) without the value leaving this package. Unlike
+// [Secret.Fingerprint] it is not for showing: never print or log it.
+func (s Secret) Digest() [sha256.Size]byte { return sha256.Sum256([]byte(s.Reveal())) }
+
 func (s Secret) marker() string { return "[REDACTED:" + s.name + "]" }
 
 // String returns the redaction marker, never the value.
