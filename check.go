@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/credentials"
+	"github.com/keyveil/keyveil/hostconfig"
 )
 
 // check explains the configuration a person is about to run and says
@@ -192,11 +193,13 @@ func problems(err error) []string {
 }
 
 // warnings returns what keyveil check lists and serve logs at start-up:
-// the configuration's warnings, the credentials', then what process
-// hardening could not do (procguard).
+// the configuration's warnings, the credentials', what process hardening
+// could not do (procguard), then the host config files that hold a loaded
+// key in plain text. It reads those files: call it once.
 func (a *app) warnings() []string {
 	w := append(slices.Clone(a.cfg.Warnings), a.set.Warnings()...)
-	return append(w, proc.Warnings()...)
+	w = append(w, proc.Warnings()...)
+	return append(w, plainTextWarnings(a.set, hostconfig.Dirs{})...)
 }
 
 // listTools asks a real in-process client for tools/list, so check shows

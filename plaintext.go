@@ -1,0 +1,27 @@
+package main
+
+import (
+	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/credentials"
+	"github.com/keyveil/keyveil/hostconfig"
+)
+
+// plainTextWarnings returns one warning per MCP host configuration file
+// (see hostconfig.Known) that holds a key keyveil loaded in plain text,
+// naming the file and the fix, never the value. A key there is within
+// reach of the model's own tools in an IDE agent, whatever keyveil does
+// with its copy.
+func plainTextWarnings(set *credentials.Set, dirs hostconfig.Dirs) []string {
+	var keys []hostconfig.Key
+	for _, c := range set.Credentials() {
+		if c.Auth.Type == config.AuthNone || c.Secret.IsZero() {
+			continue
+		}
+		keys = append(keys, hostconfig.Key{Name: c.Secret.Name(), Digest: c.Secret.Digest(), Len: c.Secret.Len()})
+	}
+	var out []string
+	for _, f := range hostconfig.Scan(hostconfig.Known(dirs), keys) {
+		out = append(out, f.Message())
+	}
+	return out
+}
