@@ -390,6 +390,58 @@ func TestSubprocessStartupFailure(t *testing.T) {
 	}
 }
 
+// TestSubprocessSameOriginRedirects runs keyveil against a downstream that
+// redirects, on its own origin, out of the base path and to a path no
+// allow rule allows. keyveil hands the 3xx back with the reason and never
+// sends the key where it pointed.
+func TestSubprocessSameOriginRedirects(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var keyed []string // paths that received the key
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+fakeKey {
+			mu.Lock()
+			keyed = append(keyed, r.URL.Path)
+			mu.Unlock()
+		}
+		switch r.URL.Path {
+		case "/api/public/out":
+			http.Redirect(w, r, "/admin/steal", http.StatusFound)
+		case "/api/public/in":
+			http.Redirect(w, r, "/api/admin/users", http.StatusFound)
+		case "/api/public/ok":
+			http.Redirect(w, r, "/api/public/landing", http.StatusFound)
+		default:
+			_, _ = io.WriteString(w, "landed at "+r.URL.Path)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	s := startRaw(t, []string{"MCP_API_KEY=" + fakeKey, "MCP_API_BASE_URL=" + srv.URL + "/api", "MCP_API_ALLOW=GET /public/**"})
+	s.initialize()
+	tests := []struct {
+		path, want string
+	}{
+		{"/public/out", "(outside-base-path)"},
+		{"/public/in", "(not-allowed)"},
+		{"/public/ok", "landed at /api/public/landing"},
+	}
+	for i, tc := range tests {
+		res := s.call(10+i, "tools/call", map[string]any{"name": "call_api", "arguments": map[string]any{"method": "GET", "path": tc.path}})
+		b, _ := json.Marshal(res)
+		if !strings.Contains(string(b), tc.want) {
+			t.Errorf("call_api GET %s = %s, want %q", tc.path, b, tc.want)
+		}
+		assertNoLeak(t, "result", b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range keyed {
+		if p == "/admin/steal" || p == "/api/admin/users" {
+			t.Errorf("the key reached %s; keyed paths: %v", p, keyed)
+		}
+	}
+}
+
 // TestSubprocessOptions runs the binary with each kind of option mistake
 // and each way of asking for help or the version. A mistake exits 2 and
 // says on stderr what is wrong and what to do (a host shows only that the

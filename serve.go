@@ -90,7 +90,7 @@ func load(opts *options, stderr io.Writer) (*app, error) {
 		red:    red,
 		stderr: guarded,
 		logger: slog.New(slog.NewTextHandler(guarded, &slog.HandlerOptions{Level: level})),
-		client: credentials.NewTransport(set, cfg, nil).Client(),
+		client: credentials.NewTransport(set, cfg, &credentials.TransportOptions{ReadOnly: opts.readOnly}).Client(),
 		guards: tools.NewGuards(),
 	}
 	return a, nil

@@ -20,8 +20,28 @@ const maxRedirects = 10
 
 // RedirectHeader is set on a 3xx response whose redirect keyveil did not
 // follow, so a tool can tell the model why it got a redirect back. Its
-// value says why: "cross-origin" or "bad-location".
+// value is one of the Redirect* reasons below and nothing else: the same
+// header sent by the API is deleted from every response.
 const RedirectHeader = "X-Keyveil-Redirect-Not-Followed"
+
+// Why a redirect was not followed, as [RedirectHeader] says it.
+const (
+	// RedirectCrossOrigin: the Location is another origin, where the
+	// service's key does not go.
+	RedirectCrossOrigin = "cross-origin"
+	// RedirectBadLocation: the Location does not parse.
+	RedirectBadLocation = "bad-location"
+	// RedirectOutsideBase: the Location is on the service's origin but
+	// not below its base URL's path (perhaps another service's, perhaps
+	// an admin route the base path was chosen to keep the model from).
+	RedirectOutsideBase = "outside-base-path"
+	// RedirectNotAllowed: no allow rule of the service allows the next
+	// hop's method and path.
+	RedirectNotAllowed = "not-allowed"
+	// RedirectReadOnly: keyveil is read-only and the next hop's method is
+	// not GET or HEAD.
+	RedirectReadOnly = "read-only"
+)
 
 // errRefused marks a request the Transport would not send.
 var errRefused = errors.New("keyveil refused the request")
@@ -36,6 +56,10 @@ type TransportOptions struct {
 	// CONNECT tunnel, so the proxy sees no key. Loopback hosts are never
 	// proxied.
 	Base http.RoundTripper
+	// ReadOnly makes the client of [Transport.Client] refuse a redirect
+	// whose next hop is not GET or HEAD, as --read-only refuses such a
+	// call; false: the allow rules decide.
+	ReadOnly bool
 }
 
 // Transport is the http.RoundTripper that puts keys on the wire. For each
@@ -75,16 +99,18 @@ type TransportOptions struct {
 // URL, query included; show the wrapped Err instead.) A Transport is
 // immutable and safe for concurrent use.
 type Transport struct {
-	base    http.RoundTripper
-	origins map[string][]*route
-	headers []string // credential headers of every service, plus Referer
-	params  []string // query-auth parameters of every service
+	base     http.RoundTripper
+	readOnly bool
+	origins  map[string][]*route
+	headers  []string // credential headers of every service, plus Referer
+	params   []string // query-auth parameters of every service
 }
 
 // route is one service as the Transport sees it.
 type route struct {
 	service string
 	prefix  string // base URL path, cleaned, without trailing "/"; "" for "/"
+	rules   []config.Rule
 	auth    config.Auth
 	secret  Secret // zero for auth none
 	user    string
@@ -101,9 +127,10 @@ func NewTransport(set *Set, cfg *config.Config, opts *TransportOptions) *Transpo
 		o = *opts
 	}
 	t := &Transport{
-		base:    o.Base,
-		origins: map[string][]*route{},
-		headers: []string{"Authorization", "Proxy-Authorization", "Cookie", "Referer"},
+		base:     o.Base,
+		readOnly: o.ReadOnly,
+		origins:  map[string][]*route{},
+		headers:  []string{"Authorization", "Proxy-Authorization", "Cookie", "Referer"},
 	}
 	if t.base == nil {
 		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
@@ -126,7 +153,13 @@ func NewTransport(set *Set, cfg *config.Config, opts *TransportOptions) *Transpo
 		if err != nil || u.Host == "" {
 			continue // config validated it; unreachable
 		}
-		r := &route{service: svc.Name, prefix: cleanPath(u.Path), auth: svc.Auth}
+		r := &route{service: svc.Name, prefix: cleanPath(u.Path), rules: svc.Rules(), auth: svc.Auth}
+		if len(r.rules) == 0 {
+			// A service built without config's validation: no rules
+			// means config.DefaultAllow, as in the services file.
+			def, _ := config.ParseRule(config.DefaultAllow)
+			r.rules = []config.Rule{def}
+		}
 		if svc.Auth.Type != config.AuthNone {
 			c, ok := creds[svc.Name]
 			r.missing = !ok || c.Secret.IsZero()
@@ -306,6 +339,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &sendError{msg: scrub(err.Error(), out, req, sent), err: err}
 	}
+	// Only keyveil says why it did not follow a redirect: an API could
+	// otherwise put any text, a piece of the key it saw among it, where
+	// tools show keyveil's reason.
+	resp.Header.Del(RedirectHeader)
 	t.checkLocation(resp, out.URL)
 	resp.Request = req
 	return resp, nil
@@ -390,12 +427,12 @@ func (t *Transport) checkLocation(resp *http.Response, from *url.URL) {
 	to, err := from.Parse(loc)
 	if err != nil {
 		resp.Header.Del("Location")
-		resp.Header.Set(RedirectHeader, "bad-location")
+		resp.Header.Set(RedirectHeader, RedirectBadLocation)
 		return
 	}
 	if origin(to) != origin(from) {
 		resp.Header.Set("Location", safeURL(to))
-		resp.Header.Set(RedirectHeader, "cross-origin")
+		resp.Header.Set(RedirectHeader, RedirectCrossOrigin)
 		return
 	}
 	if q := dropParams(to.RawQuery, t.params); q != to.RawQuery {
@@ -447,20 +484,92 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// Client returns an http.Client that sends through t and follows only
-// same-origin redirects, at most 10; at a redirect to another origin it
-// returns the 3xx response instead (see [Transport]). It has no Timeout:
-// each call sets a deadline on its request's context.
+// Client returns an http.Client that sends through t and follows a
+// redirect only when its next hop is one the model could have asked for
+// itself: on the same origin (see [Transport]), below the base URL path of
+// the service the first request went to, with a method and path one of
+// that service's allow rules allows (HEAD wherever GET is), GET or HEAD
+// when [TransportOptions.ReadOnly], and at most 10 hops. Any other
+// redirect is handed back like a cross-origin one: the 3xx, its Location
+// cut to scheme://host/path and [RedirectHeader] saying why, and no
+// request goes to where it pointed. Without this an API (or whoever
+// controls one of its routes) could send the key to a path or method the
+// operator never allowed. It has no Timeout: each call sets a deadline on
+// its request's context.
 func (t *Transport) Client() *http.Client {
-	return &http.Client{Transport: t, CheckRedirect: checkRedirect}
+	return &http.Client{Transport: t, CheckRedirect: t.checkRedirect}
 }
 
-func checkRedirect(req *http.Request, via []*http.Request) error {
+func (t *Transport) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
 	if origin(req.URL) != origin(via[0].URL) {
+		return http.ErrUseLastResponse // RoundTrip has marked it
+	}
+	if why := t.hopRefusal(via[0], req); why != "" {
+		if resp := req.Response; resp != nil {
+			resp.Header.Set("Location", safeURL(req.URL))
+			resp.Header.Set(RedirectHeader, why)
+		}
 		return http.ErrUseLastResponse
 	}
 	return nil
+}
+
+// hopRefusal says why the same-origin redirect hop next, of a call that
+// began with first, may not be sent (a Redirect* reason), or "" when it
+// may.
+func (t *Transport) hopRefusal(first, next *http.Request) string {
+	r, err := t.pick(first)
+	if err != nil || r.service == "" {
+		// RoundTrip refused first, or it went to no service's path and
+		// carried no key: nothing here to confine.
+		return ""
+	}
+	p := next.URL.EscapedPath()
+	if r.prefix != "" && p != r.prefix && !strings.HasPrefix(p, r.prefix+"/") {
+		return RedirectOutsideBase
+	}
+	rel := strings.TrimPrefix(p, r.prefix)
+	if rel == "" {
+		rel = "/"
+	}
+	if leavesBase(rel) {
+		return RedirectOutsideBase
+	}
+	method := next.Method
+	if t.readOnly && method != http.MethodGet && method != http.MethodHead {
+		return RedirectReadOnly
+	}
+	for _, rule := range r.rules {
+		if rule.Matches(method, rel) || method == http.MethodHead && rule.Matches(http.MethodGet, rel) {
+			return ""
+		}
+	}
+	return RedirectNotAllowed
+}
+
+// leavesBase reports whether rel, an escaped path, holds a "." or ".."
+// segment (between "/" or "\", after any number of percent-decodings, or
+// with a ";parameter" suffix), which a server or proxy could resolve to a
+// path above the base. net/http has removed the plain ones already.
+func leavesBase(rel string) bool {
+	cur := rel
+	for range 8 {
+		for _, seg := range strings.FieldsFunc(cur, func(c rune) bool { return c == '/' || c == '\\' }) {
+			if i := strings.IndexByte(seg, ';'); i >= 0 {
+				seg = seg[:i]
+			}
+			if seg == "." || seg == ".." {
+				return true
+			}
+		}
+		next, err := url.PathUnescape(cur)
+		if err != nil || next == cur {
+			return false
+		}
+		cur = next
+	}
+	return true
 }

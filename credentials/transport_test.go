@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -669,4 +671,111 @@ func TestClientStopsAfterTenRedirects(t *testing.T) {
 	if n := len(a.received()); n != maxRedirects {
 		t.Errorf("server saw %d requests, want %d", n, maxRedirects)
 	}
+}
+
+// TestClientRedirectReChecksEveryHop follows a same-origin redirect only
+// to where the model could have gone itself: below the service's base
+// path, to a method and path an allow rule allows, and GET or HEAD when
+// read-only. Any other hop comes back like a cross-origin one (the 3xx,
+// Location cut to scheme://host/path, the reason in RedirectHeader), and
+// the key never reaches the path it pointed to.
+func TestClientRedirectReChecksEveryHop(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		method   string
+		start    string // below /api
+		code     int
+		to       string // the Location, relative to the server
+		readOnly bool
+		want     string // RedirectHeader; "": followed
+	}{
+		{"allowed hop", "GET", "/public/start", 302, "/api/public/next", false, ""},
+		{"outside the base path", "GET", "/public/start", 302, "/other/steal?k=1", false, RedirectOutsideBase},
+		{"walks up out of the base path", "GET", "/public/start", 302, "/api/../admin", false, RedirectOutsideBase},
+		{"encoded dot segment", "GET", "/public/start", 302, "/api/public/%2e%2e/%2e%2e/admin", false, RedirectOutsideBase},
+		{"double-encoded dot segment", "GET", "/public/start", 302, "/api/public/%252e%252e/x", false, RedirectOutsideBase},
+		{"no allow rule", "GET", "/public/start", 302, "/api/admin/users", false, RedirectNotAllowed},
+		{"method kept by 307 not allowed there", "POST", "/public/forms/a", 307, "/api/public/other", false, RedirectNotAllowed},
+		{"method kept by 307 allowed there", "POST", "/public/forms/a", 307, "/api/public/forms/b", false, ""},
+		{"303 turns POST into an allowed GET", "POST", "/public/forms/a", 303, "/api/public/done", false, ""},
+		{"read-only refuses a write hop", "POST", "/public/forms/a", 307, "/api/public/forms/b", true, RedirectReadOnly},
+		{"read-only follows a read hop", "GET", "/public/start", 302, "/api/public/next", true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := newServer(t, true, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/api"+tc.start {
+					w.Header().Set("Location", tc.to)
+					w.WriteHeader(tc.code)
+				}
+			})
+			cfg := loadTransportConfig(t, "services:\n  a:\n    base_url: "+a.URL+"/api\n    auth: {type: bearer, env: A_KEY}\n    allow: [\"GET /public/**\", \"POST /public/forms/**\"]\n")
+			set := &Set{creds: []Credential{{Service: "a", Auth: cfg.Services[0].Auth, Secret: NewSecret("A_KEY", keyA), Source: SourceEnv}}}
+			tr := NewTransport(set, cfg, &TransportOptions{Base: baseFor(t, a), ReadOnly: tc.readOnly})
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, a.URL+"/api"+tc.start, strings.NewReader("x=1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := tr.Client().Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tc.method, tc.start, err)
+			}
+			resp.Body.Close()
+			got := a.received()
+			if tc.want == "" {
+				if len(got) != 2 || resp.Header.Get(RedirectHeader) != "" {
+					t.Fatalf("%s redirect to %s: %d requests, %s %q; want it followed", tc.method, tc.to, len(got), RedirectHeader, resp.Header.Get(RedirectHeader))
+				}
+				if auth := got[1].Header.Get("Authorization"); auth != "Bearer "+keyA {
+					t.Errorf("followed hop carried Authorization %q, want the key", auth)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Errorf("the server saw %d requests (%v), want only the first: the key reached %s", len(got), got, tc.to)
+			}
+			if resp.StatusCode != tc.code || resp.Header.Get(RedirectHeader) != tc.want {
+				t.Errorf("response %d, %s %q; want %d and %q", resp.StatusCode, RedirectHeader, resp.Header.Get(RedirectHeader), tc.code, tc.want)
+			}
+			if loc := resp.Header.Get("Location"); strings.ContainsAny(loc, "?#") || !strings.HasPrefix(loc, a.URL+"/") {
+				t.Errorf("Location = %q, want scheme://host/path on the service's origin", loc)
+			}
+		})
+	}
+}
+
+// TestTransportDropsUpstreamRedirectHeader deletes RedirectHeader from an
+// API's response: only keyveil says why it did not follow a redirect, and
+// tools quote that value to the model.
+func TestTransportDropsUpstreamRedirectHeader(t *testing.T) {
+	t.Parallel()
+	a := newServer(t, true, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(RedirectHeader, "x "+keyA[:12])
+		w.WriteHeader(http.StatusOK)
+	})
+	tr := newTestTransport(baseFor(t, a), svc{name: "a", baseURL: a.URL, auth: config.Auth{Type: "bearer", Env: "A_KEY"}, key: keyA})
+	resp, err := get(t, tr.Client(), a.URL+"/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := resp.Header.Get(RedirectHeader); v != "" {
+		t.Errorf("%s = %q from the API reached the caller, want it deleted", RedirectHeader, v)
+	}
+}
+
+// loadTransportConfig validates a services file, so its services have
+// their allow rules parsed.
+func loadTransportConfig(t *testing.T, yaml string) *config.Config {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "services.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile(p)
+	if err != nil {
+		t.Fatalf("config.LoadFile: %v", err)
+	}
+	return cfg
 }

@@ -254,9 +254,13 @@ func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp
 		rec.Outcome = outcomeOK
 	}
 	if why := resp.Header.Get(redirectNotFollowed); why != "" {
+		explain, ok := redirectReasons[why]
+		if !ok {
+			explain = "keyveil follows only redirects a call could have made itself"
+		}
 		res.Content = append(res.Content, &mcp.TextContent{Text: fmt.Sprintf(
-			"the %s service answered with a redirect that keyveil did not follow (%s): keys go only to the service's own origin. The Location header says where it pointed; call a path of this service instead",
-			svc.Name, d.upstreamShort(why, 40, sent))})
+			"the %s service answered with a redirect that keyveil did not follow (%s): %s. The Location header says where it pointed; call a path of this service that its allow rules allow instead",
+			svc.Name, d.upstreamShort(why, 40, sent), explain)})
 	}
 	return res
 }
@@ -265,6 +269,16 @@ func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp
 // response whose redirect it did not follow (credentials.RedirectHeader,
 // spelled out because tools does not import credentials).
 const redirectNotFollowed = "X-Keyveil-Redirect-Not-Followed"
+
+// redirectReasons explains each value of redirectNotFollowed
+// (credentials.Redirect*) to the model.
+var redirectReasons = map[string]string{
+	"cross-origin":      "keys go only to the service's own origin",
+	"bad-location":      "its Location could not be read",
+	"outside-base-path": "it points outside the service's base URL, where the key does not go",
+	"not-allowed":       "no allow rule of the service allows that method and path",
+	"read-only":         "keyveil is read-only, and the redirect would repeat a write",
+}
 
 // refused records r and returns it as a tool error.
 func (d Deps) refused(rec *Record, r *refusal) *mcp.CallToolResult {

@@ -702,23 +702,38 @@ func TestCallAPIAudit(t *testing.T) {
 	}
 }
 
-// TestCallAPIRedirectNotFollowed explains a redirect the transport
-// returned instead of following.
+// TestCallAPIRedirectNotFollowed explains each reason the transport gives
+// for a redirect it returned instead of following.
 func TestCallAPIRedirectNotFollowed(t *testing.T) {
 	t.Parallel()
-	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		h := http.Header{"Location": {"https://other.example/x"}, "X-Keyveil-Redirect-Not-Followed": {"cross-origin"}}
-		return &http.Response{StatusCode: http.StatusFound, Header: h, Body: http.NoBody, Request: r}, nil
-	}), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	cs := connect(t, Deps{Config: loadConfig(t, crmConfig("https://crm.example.com")), Client: client}, protocolVersions[1])
-	res := call(t, cs, "call_api", map[string]any{"method": "GET", "path": "/quotes/1"})
-	got := structured(t, res)
-	wantHeaders := map[string]any{"Location": "https://other.example/x", "X-Keyveil-Redirect-Not-Followed": "cross-origin"}
-	if got["status"] != float64(302) || !cmp.Equal(got["headers"], wantHeaders) {
-		t.Errorf("call_api = %v, want status 302 with headers %v", got, wantHeaders)
+	tests := []struct {
+		why, want string
+	}{
+		{"cross-origin", "keys go only to the service's own origin"},
+		{"bad-location", "its Location could not be read"},
+		{"outside-base-path", "it points outside the service's base URL"},
+		{"not-allowed", "no allow rule of the service allows that method and path"},
+		{"read-only", "keyveil is read-only"},
+		{"something new", "keyveil follows only redirects a call could have made itself"},
 	}
-	if msg := text(res); !strings.Contains(msg, "redirect that keyveil did not follow (cross-origin)") {
-		t.Errorf("call_api text %q does not explain the redirect", msg)
+	for _, tc := range tests {
+		t.Run(tc.why, func(t *testing.T) {
+			t.Parallel()
+			client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				h := http.Header{"Location": {"https://crm.example.com/admin"}, "X-Keyveil-Redirect-Not-Followed": {tc.why}}
+				return &http.Response{StatusCode: http.StatusFound, Header: h, Body: http.NoBody, Request: r}, nil
+			}), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			cs := connect(t, Deps{Config: loadConfig(t, crmConfig("https://crm.example.com")), Client: client}, protocolVersions[1])
+			res := call(t, cs, "call_api", map[string]any{"method": "GET", "path": "/quotes/1"})
+			got := structured(t, res)
+			wantHeaders := map[string]any{"Location": "https://crm.example.com/admin", "X-Keyveil-Redirect-Not-Followed": tc.why}
+			if got["status"] != float64(302) || !cmp.Equal(got["headers"], wantHeaders) {
+				t.Errorf("call_api = %v, want status 302 with headers %v", got, wantHeaders)
+			}
+			if msg := text(res); !strings.Contains(msg, "redirect that keyveil did not follow ("+tc.why+"): "+tc.want) {
+				t.Errorf("call_api text %q does not explain the redirect with %q", msg, tc.want)
+			}
+		})
 	}
 }
 
