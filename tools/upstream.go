@@ -18,6 +18,8 @@ import (
 //
 //  1. read a window: max_response_bytes plus the Redactor's lookahead, so
 //     that a key which starts before the cut is read whole;
+//  1b. transcode text in another charset to UTF-8 (bodyToUTF8), having
+//     redacted the raw bytes first;
 //  2. redact held secrets: whole, in every encoding, and any run of 8 or
 //     more bytes of one that the model did not send itself in this call
 //     (Deps.RedactUpstream with the call's sentTexts);
@@ -57,6 +59,8 @@ func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte) (ups
 	}
 	u.headers = d.responseHeaders(resp.Header, sent)
 	contentType := resp.Header.Get("Content-Type")
+	// 1b. Text in another charset becomes UTF-8 (charset.go).
+	data = d.bodyToUTF8(contentType, data, sent)
 	kind := classify(mediaType(contentType), data)
 	if kind == kindBinary {
 		// Binary bytes are never shown, only described.

@@ -1,0 +1,133 @@
+package tools
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/unicode"
+)
+
+// utf16Bytes encodes s in UTF-16, with a BOM when bom is set.
+func utf16Bytes(s string, big, bom bool) []byte {
+	units := utf16.Encode([]rune(s))
+	if bom {
+		units = append([]uint16{0xfeff}, units...)
+	}
+	var b []byte
+	for _, u := range units {
+		if big {
+			b = append(b, byte(u>>8), byte(u))
+		} else {
+			b = append(b, byte(u), byte(u>>8))
+		}
+	}
+	return b
+}
+
+func encode(t *testing.T, e encoding.Encoding, s string) []byte {
+	t.Helper()
+	b, err := e.NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		t.Fatalf("encoding %q: %v", s, err)
+	}
+	return b
+}
+
+// TestCallAPITranscodesCharsets checks that a body in another charset
+// reaches the model as UTF-8, with a key in it redacted: the Redact below,
+// like the Redactor's first pass, knows only the key's UTF-8 spelling.
+func TestCallAPITranscodesCharsets(t *testing.T) {
+	t.Parallel()
+	marker := "[REDACTED:K]"
+	// An ASCII key labelled UTF-16 turns into CJK characters that spell it.
+	var cjk []rune
+	for i := 0; i+1 < len(fakeKey); i += 2 {
+		cjk = append(cjk, rune(fakeKey[i])|rune(fakeKey[i+1])<<8)
+	}
+	tests := []struct {
+		name, contentType string
+		body              []byte
+		want              any // the body the model sees
+	}{
+		{"utf-16le with BOM, declared", "text/plain; charset=utf-16", utf16Bytes("echo: "+fakeKey+" é", false, true), "echo: " + marker + " é"},
+		{"utf-16be with BOM, undeclared", "", utf16Bytes("echo: "+fakeKey, true, true), "echo: " + marker},
+		{"utf-16le without BOM, undeclared", "", utf16Bytes("Authorization: Bearer "+fakeKey+"\r\n", false, false), "Authorization: Bearer " + marker + "\r\n"},
+		{"utf-16be without BOM, declared text/plain", "text/plain", utf16Bytes("key="+fakeKey, true, false), "key=" + marker},
+		{"utf-16 json", "application/json; charset=UTF-16LE", utf16Bytes(`{"token":"`+fakeKey+`"}`, false, false), map[string]any{"token": marker}},
+		{"iso-8859-1", "text/plain; charset=ISO-8859-1", encode(t, charmap.ISO8859_1, "café "+fakeKey), "café " + marker},
+		{"windows-1252", "text/html; charset=windows-1252", encode(t, charmap.Windows1252, "“"+fakeKey+"” €"), "“" + marker + "” €"},
+		{"shift_jis", "text/plain; charset=Shift_JIS", encode(t, japanese.ShiftJIS, "日本 "+fakeKey), "日本 " + marker},
+		{"ascii labelled utf-16", "text/plain; charset=utf-16le", []byte("xx" + fakeKey + "yy"), ""},
+		{"utf-8 declared", "text/plain; charset=utf-8", []byte("plain " + fakeKey), "plain " + marker},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Content-Type"] = []string{tc.contentType}
+				_, _ = w.Write(tc.body)
+			})
+			cfg := loadConfig(t, "services:\n  api:\n    base_url: "+srv.URL+"\n    auth: {type: none}\n")
+			d := Deps{
+				Config: cfg,
+				Client: testClient(t),
+				Redact: func(p []byte) []byte { return bytes.ReplaceAll(p, []byte(fakeKey), []byte(marker)) },
+			}
+			cs := connect(t, d, protocolVersions[0])
+			res := call(t, cs, "call_api", map[string]any{"method": "GET", "path": "/x"})
+			body := structured(t, res)["body"]
+			all := text(res)
+			if strings.Contains(all, fakeKey) || strings.Contains(all, string(cjk)) || strings.Contains(all, `\u0000`) {
+				t.Errorf("call_api result %s holds the key, its CJK reading, or NULs", all)
+			}
+			if tc.want == "" { // mislabelled: only that the key is gone
+				if s, _ := body.(string); !strings.Contains(s, marker) {
+					t.Errorf("body = %q, want %s in it", body, marker)
+				}
+				return
+			}
+			if m, ok := tc.want.(map[string]any); ok {
+				if got, _ := body.(map[string]any); got == nil || got["token"] != m["token"] {
+					t.Errorf("body = %#v, want %#v", body, m)
+				}
+				return
+			}
+			if body != tc.want {
+				t.Errorf("body = %q, want %q", body, tc.want)
+			}
+		})
+	}
+}
+
+func TestBodyCharset(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, contentType string
+		data              []byte
+		want              encoding.Encoding
+	}{
+		{"utf-8", "text/plain; charset=utf-8", []byte("hello"), nil},
+		{"none", "", []byte("hello, world"), nil},
+		{"unknown charset", "text/plain; charset=x-klingon", []byte("hello"), nil},
+		{"image with NULs", "image/png", utf16Bytes("not text at all", false, false), nil},
+		{"utf-8 BOM", "", []byte("\xef\xbb\xbfhello"), nil},
+		{"a few NULs", "", []byte("ab\x00cdefghijklmnop\x00qrstuvwxyz"), nil},
+		{"utf-16le NULs", "", utf16Bytes("hello, world", false, false), unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)},
+		{"utf-16be NULs", "text/plain; charset=utf-8", utf16Bytes("hello, world", true, false), unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)},
+		{"latin-1", "text/plain; charset=latin1", []byte("caf\xe9"), charmap.Windows1252},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got, _ := bodyCharset(tc.contentType, tc.data); got != tc.want {
+				t.Errorf("bodyCharset(%q, %q) = %v, want %v", tc.contentType, tc.data, got, tc.want)
+			}
+		})
+	}
+}
