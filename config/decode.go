@@ -186,8 +186,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where, rel string,
 		names = append(names, tag)
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+	for _, kv := range d.pairs(n, 0) {
+		k, val := resolve(kv[0]), resolve(kv[1])
 		key := k.Value
 		if !d.charge(k) {
 			return
@@ -311,8 +311,8 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, where, rel string, 
 			return
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := resolve(n.Content[i])
+		for _, kv := range d.pairs(n, 0) {
+			k := resolve(kv[0])
 			if !isStr(k) {
 				d.errorf(k, "%s has a key that is not a name", where)
 				continue
@@ -322,13 +322,61 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, where, rel string, 
 				continue
 			}
 			e := reflect.New(v.Type().Elem()).Elem()
-			d.decodeValue(n.Content[i+1], e, where+"."+k.Value, rel, pos)
+			d.decodeValue(kv[1], e, where+"."+k.Value, rel, pos)
 			m.SetMapIndex(reflect.ValueOf(k.Value), e)
 		}
 		v.Set(m)
 	default:
 		panic(fmt.Sprintf("config: no decoder for %s", v.Type()))
 	}
+}
+
+// pairs returns the key/value nodes of mapping n with YAML merge keys
+// applied, as the JSON converter reads them: "<<: *base" (or a list of
+// anchors) adds the keys of the mappings it names that n does not write
+// itself, the first mapping in the list winning. Every merged key is
+// charged to the file's budget, so merges of merges cannot multiply.
+func (d *decoder) pairs(n *yaml.Node, depth int) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	var merges []*yaml.Node
+	own := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merges = append(merges, n.Content[i+1])
+			continue
+		}
+		out = append(out, [2]*yaml.Node{n.Content[i], n.Content[i+1]})
+		own[k.Value] = true
+	}
+	if depth > yamljson.MaxDepth {
+		d.errorf(n, "merge keys (<<) nest more than %d levels deep", yamljson.MaxDepth)
+		return out
+	}
+	for _, mv := range merges {
+		srcs := []*yaml.Node{mv}
+		if r := resolve(mv); r.Kind == yaml.SequenceNode {
+			srcs = r.Content
+		}
+		for _, src := range srcs {
+			r := resolve(src)
+			if r.Kind != yaml.MappingNode {
+				d.errorf(r, "a merge key (<<) needs a mapping or a list of mappings, not %s", describe(r))
+				continue
+			}
+			for _, kv := range d.pairs(r, depth+1) {
+				k := resolve(kv[0])
+				if !d.charge(k) {
+					return out
+				}
+				if !own[k.Value] {
+					own[k.Value] = true
+					out = append(out, kv)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func isStr(n *yaml.Node) bool  { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -49,7 +50,7 @@ func parseFile(path string, data []byte) (*Config, error) {
 		// yaml's syntax errors quote no values, only what was expected.
 		var ye *yamljson.Error
 		if errors.As(err, &ye) {
-			return nil, &lineError{file: path, line: ye.Line, err: fmt.Errorf("not valid YAML: %v; check this line's indentation against the lines above (spaces, not tabs)", ye.Err)}
+			return nil, &lineError{file: path, line: ye.Line, err: fmt.Errorf("not valid YAML: %v%s", ye.Err, yamlHint(ye.Err.Error()))}
 		}
 		return nil, fmt.Errorf("%s: not valid YAML: %w", path, err)
 	}
@@ -128,6 +129,20 @@ func parseFile(path string, data []byte) (*Config, error) {
 		return c, &decodeErrors{errs: d.errs}
 	}
 	return c, nil
+}
+
+// yamlHint says what usually causes a yaml syntax error, or "".
+func yamlHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "cannot start any token"):
+		return "; is it a tab? YAML indents with spaces only"
+	case strings.Contains(msg, "expected ',' or"):
+		return "; a [ or { list on this line or above is not closed"
+	case strings.Contains(msg, "expected key"), strings.Contains(msg, "mapping values are not allowed"),
+		strings.Contains(msg, "expected '-'"), strings.Contains(msg, "sequence entries are not allowed"):
+		return "; check this line's indentation against the lines above (keys of one mapping line up exactly)"
+	}
+	return ""
 }
 
 // decodeErrors are the problems found while decoding a file. The Config

@@ -30,6 +30,16 @@ func TestFirstRunErrors(t *testing.T) {
 			never: ":1:",
 		},
 		{
+			name:  "tab",
+			body:  "services:\n  crm:\n\tbase_url: https://crm.example.com\n",
+			first: ":3: not valid YAML: found character that cannot start any token; is it a tab?",
+		},
+		{
+			name:  "list not closed",
+			body:  "services:\n  crm:\n    base_url: https://crm.example.com\n    allow: [\"GET /**\"\n    auth: {type: none}\n",
+			first: ":4: not valid YAML: did not find expected ',' or ']'; a [ or { list on this line or above is not closed",
+		},
+		{
 			name:  "base-url typo",
 			body:  "services:\n  crm:\n    base-url: https://crm.example.com\n    auth: {type: bearer, env: CRM_KEY}\n",
 			first: `:3: services.crm: unknown key "base-url" (did you mean "base_url"?)`,
@@ -59,7 +69,7 @@ func TestFirstRunErrors(t *testing.T) {
 			if !strings.HasPrefix(first, p+tc.first) {
 				t.Errorf("Load(%q) error starts %q, want %q", tc.body, first, p+tc.first)
 			}
-			if strings.Contains(err.Error(), tc.never) {
+			if tc.never != "" && strings.Contains(err.Error(), tc.never) {
 				t.Errorf("Load(%q) error = %v, want no %q", tc.body, err, tc.never)
 			}
 		})
@@ -144,6 +154,31 @@ func TestHostileFile(t *testing.T) {
 	} {
 		if _, err := Load(tc.path, lookupMap(nil)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Load(%s) error = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+}
+
+// TestMergeKeys: a YAML merge key (<<) in a service merges the anchored
+// settings, as the JSON converter does, instead of being an unknown key.
+// The service's own keys win, and of a list of mappings the first does.
+func TestMergeKeys(t *testing.T) {
+	t.Parallel()
+	body := "services:\n" +
+		"  crm:\n    <<: &d {auth: {type: bearer, env: CRM_KEY}, timeout: 5s, allow: [\"GET /a/**\"]}\n    base_url: https://crm.example.com\n    timeout: 9s\n" +
+		"  other:\n    <<: [*d, {allow: [\"GET /b\"], docs: merged}]\n    base_url: https://other.example.com\n"
+	c, err := Load(writeFile(t, body), lookupMap(nil))
+	if err != nil {
+		t.Fatalf("Load with merge keys: %v", err)
+	}
+	for _, tc := range []struct {
+		name, timeout, env, allow, docs string
+	}{
+		{"crm", "9s", "CRM_KEY", "GET /a/**", ""},
+		{"other", "5s", "CRM_KEY", "GET /a/**", "merged"},
+	} {
+		s, ok := c.Service(tc.name)
+		if !ok || s.Timeout.String() != tc.timeout || s.Auth.Env != tc.env || len(s.Allow) != 1 || s.Allow[0] != tc.allow || s.Docs != tc.docs {
+			t.Errorf("service %s = timeout %v, env %q, allow %q, docs %q; want %s, %q, [%s], %q", tc.name, s.Timeout, s.Auth.Env, s.Allow, s.Docs, tc.timeout, tc.env, tc.allow, tc.docs)
 		}
 	}
 }
