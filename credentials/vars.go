@@ -10,18 +10,24 @@ import (
 // MCP_API_* service).
 const defaultKeyVar = "MCP_API_KEY"
 
+// ownSecretVars are keyveil's own variables that may hold a secret: the
+// --state URL (redis://:PASSWORD@host) and its password (see [LoadNamed]).
+var ownSecretVars = []string{"KEYVEIL_STATE", "KEYVEIL_STATE_PASSWORD", "KEYVEIL_STATE_PASSWORD" + fileSuffix}
+
 // SecretVars returns the name of every environment variable whose value
 // [Load] treats as secret for cfg: each service's key variable (for OAuth
 // 2.0, the client secret's) and its NAME_FILE companion, whose value — a
 // path — says where the key lives, and is sometimes the key itself put in
 // the wrong variable. MCP_API_KEY and MCP_API_KEY_FILE are always among
 // them, so that a nil cfg (a services file that did not load) still
-// names the usual ones.
+// names the usual ones, and so are keyveil's own secret variables
+// (KEYVEIL_STATE, whose URL may hold a password, and
+// KEYVEIL_STATE_PASSWORD[_FILE]).
 //
 // It exists for procguard, which scrubs these values from the process's
 // initial environment block; the names are not secret.
 func SecretVars(cfg *config.Config) []string {
-	names := []string{defaultKeyVar, defaultKeyVar + fileSuffix}
+	names := append([]string{defaultKeyVar, defaultKeyVar + fileSuffix}, ownSecretVars...)
 	if cfg != nil {
 		for _, svc := range cfg.Services {
 			if n := svc.Auth.SecretEnv(); svc.Auth.Type != config.AuthNone && n != "" {
