@@ -50,6 +50,7 @@ func keyWindowIn(b []byte, ws map[string]bool) string {
 //	/anything/...   JSON of method, url, headers and body
 //	/pad?pad=P      text: P, then the Authorization header, then more text
 //	/slice?n=N      text: the first N bytes of the key, as an API that cuts it
+//	/header         pieces of the key in kept header names and values
 func newEcho(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
@@ -71,6 +72,11 @@ func newEcho(t *testing.T) *httptest.Server {
 		case r.URL.Path == "/pad":
 			w.Header().Set("Content-Type", "text/plain")
 			fmt.Fprintf(w, "%s%s and the rest of the debug dump", r.URL.Query().Get("pad"), auth)
+		case r.URL.Path == "/header":
+			key := strings.TrimPrefix(auth, "Bearer ")
+			w.Header().Set("X-Ratelimit-"+key[:20], "1")
+			w.Header().Set("X-Keyveil-Note", key[3:30])
+			w.Header().Set("Location", "/next?k="+key[:30])
 		case r.URL.Path == "/slice":
 			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 			key := strings.TrimPrefix(auth, "Bearer ")
@@ -151,6 +157,10 @@ func TestSubprocessCutAndFragments(t *testing.T) {
 			if w := keyWindowIn(text, ws); w != "" {
 				t.Errorf("a %d-byte piece: %q survived: %s", n, w, text)
 			}
+		}
+		id++
+		if text := callText(t, s, id, map[string]any{"method": "GET", "path": "/header"}); keyWindowIn(text, ws) != "" || !bytes.Contains(text, []byte("X-Ratelimit-")) {
+			t.Errorf("pieces of the key in kept header names and values: %s", text)
 		}
 	})
 

@@ -42,7 +42,9 @@ func (d Deps) responseHeaders(h http.Header, sent [][]byte) map[string]string {
 			!slices.ContainsFunc(allowedResponsePrefixes, func(p string) bool { return strings.HasPrefix(canon, p) }) {
 			continue
 		}
-		out[canon] = d.upstreamString(strings.Join(values, ", "), sent)
+		// The name too: the kept families are prefixes, and the API
+		// chooses the rest.
+		out[d.upstreamString(canon, sent)] = d.upstreamString(strings.Join(values, ", "), sent)
 	}
 	return out
 }
