@@ -245,6 +245,10 @@ func (st *redactState) spans(p []byte, sc *redactScratch) []redactSpan {
 		return ss
 	}
 	for i := range ss {
+		// A pass that maps a match back through a decoding must stay
+		// inside p; if one ever does not, redact to the end rather than
+		// panic on the choke point.
+		ss[i].start, ss[i].end = max(0, min(ss[i].start, len(p))), min(ss[i].end, len(p))
 		ss[i].start, ss[i].end = widenSpan(p, ss[i].start, ss[i].end)
 	}
 	// Each pass finds its spans almost in order; sort each, then merge.

@@ -272,3 +272,17 @@ func FuzzRedactFragments(f *testing.F) {
 		}
 	})
 }
+
+// TestRedactSpanPastEnd is a fuzz find: the UTF-16 pass mapped a match of
+// an odd-aligned, unfinished UTF-16 key one byte past the end of the text,
+// and Redact panicked. Redaction must never panic on what an API sends.
+func TestRedactSpanPastEnd(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret("FUZZ_KEY", "00000000"))
+	in := []byte("00\x000\x000\x000\x000\x000\x000\x000")
+	for _, got := range [][]byte{r.Redact(in), r.RedactFragments(in, nil)} {
+		if want := "0[REDACTED:FUZZ_KEY]"; string(got) != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
