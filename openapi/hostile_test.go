@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/internal/yamljson"
 )
 
@@ -182,5 +183,31 @@ func TestDocumentAliasBomb(t *testing.T) {
 	_, err := Load(filepath.Join(dir, "bomb.yaml"))
 	if !errors.Is(err, yamljson.ErrTooLarge) || !strings.Contains(err.Error(), "bomb.yaml:9: ") || !strings.Contains(err.Error(), "write the repeated part out once") {
 		t.Errorf("Load(bomb.yaml) error = %v, want ErrTooLarge at bomb.yaml:9", err)
+	}
+}
+
+// TestExpandFanOutWarning: through Expand, an operation left out for its
+// size reaches cfg.Warnings (which keyveil check lists and serve logs),
+// naming the service, the document and the operation; the rest import.
+func TestExpandFanOutWarning(t *testing.T) {
+	t.Parallel()
+	doc := fanOut(6, 10, 1) // op0: too large
+	doc = strings.Replace(doc, "paths:\n", "paths:\n  /small:\n    get:\n      operationId: small\n", 1)
+	dir := writeFiles(t, map[string]string{
+		"api.yaml":     doc,
+		"keyveil.yaml": "services:\n  crm:\n    base_url: https://crm.example.com\n    auth: {type: none}\n    openapi: api.yaml\n    operations: [\"*\"]\n",
+	})
+	cfg, err := config.Load(filepath.Join(dir, "keyveil.yaml"), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Expand(cfg, &ExpandOptions{NoCache: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Tools) != 1 || cfg.Tools[0].Name != "small" {
+		t.Errorf("Expand tools = %v, want small only", cfg.Tools)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], `service "crm": api.yaml: operation op0 is left out: its input schema expands to more than 128 KiB`) {
+		t.Errorf("cfg.Warnings = %q, want op0 left out", cfg.Warnings)
 	}
 }
