@@ -129,7 +129,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	ready := true
-	if w := a.warnings(); len(w) > 0 {
+	if w := append(a.warnings(), plainTextWarnings(a.set, hostconfig.Dirs{})...); len(w) > 0 {
 		printf(out, "\nWarnings:\n")
 		for _, m := range w {
 			printf(out, "  - %s\n", m)
@@ -193,13 +193,12 @@ func problems(err error) []string {
 }
 
 // warnings returns what keyveil check lists and serve logs at start-up:
-// the configuration's warnings, the credentials', what process hardening
-// could not do (procguard), then the host config files that hold a loaded
-// key in plain text. It reads those files: call it once.
+// the configuration's warnings, the credentials', then what process
+// hardening could not do (procguard). Keys in plain text in host configs
+// (plainTextWarnings) come after them.
 func (a *app) warnings() []string {
 	w := append(slices.Clone(a.cfg.Warnings), a.set.Warnings()...)
-	w = append(w, proc.Warnings()...)
-	return append(w, plainTextWarnings(a.set, hostconfig.Dirs{})...)
+	return append(w, proc.Warnings()...)
 }
 
 // listTools asks a real in-process client for tools/list, so check shows

@@ -25,3 +25,13 @@ func plainTextWarnings(set *credentials.Set, dirs hostconfig.Dirs) []string {
 	}
 	return out
 }
+
+// warnPlainText logs plainTextWarnings once, then a debug line saying the
+// check is done, which tests wait for.
+func (a *app) warnPlainText(dirs hostconfig.Dirs) {
+	w := plainTextWarnings(a.set, dirs)
+	for _, m := range w {
+		a.logger.Warn(m)
+	}
+	a.logger.Debug("host config files checked for keys in plain text", "warnings", len(w))
+}

@@ -88,13 +88,18 @@ func TestCheckWarnsKeyInHostConfig(t *testing.T) {
 
 			// serve logs the same warnings once at start-up (user files
 			// only: startRaw starts it in this directory).
-			s := startRaw(t, env)
+			s := startRaw(t, append(env, "KEYVEIL_LOG_LEVEL=debug"))
 			s.initialize()
+			// The check runs beside the session; its debug line says it
+			// is done. Waiting on stderr's pipe, not on a clock.
 			var logged string
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				if logged = s.stderrText(); strings.Contains(logged, "keyveil ready") {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if logged = s.stderrText(); strings.Contains(logged, "checked for keys in plain text") {
 					break
 				}
+			}
+			if !strings.Contains(logged, "checked for keys in plain text") {
+				t.Fatalf("serve never finished checking host configs; stderr:\n%s", logged)
 			}
 			assertNoLeak(t, "keyveil serve's stderr", []byte(logged))
 			n := strings.Count(logged, filepath.Join(home, ".claude.json"))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/credentials"
+	"github.com/keyveil/keyveil/hostconfig"
 	"github.com/keyveil/keyveil/openapi"
 	"github.com/keyveil/keyveil/stdio"
 	"github.com/keyveil/keyveil/tools"
@@ -221,6 +222,15 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	a.logger.Info("keyveil ready", "version", versionString(), "services", serviceSummary(a),
 		"read_only", opts.readOnly, "audit", auditName(opts))
+	// Reading the hosts' config files takes milliseconds with a large
+	// ~/.claude.json; the host's first request does not wait for it. serve
+	// waits for it before closing stderr.
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		a.warnPlainText(hostconfig.Dirs{})
+	}()
+	defer func() { <-scanned }()
 
 	if opts.HTTP != "" {
 		started()
