@@ -27,6 +27,11 @@ import (
 // produces — UTF-16, hex with separators and hexdumps, base64 inside
 // base64, quoted-printable — up to two deep.
 //
+// Text that came from an API in answer to one call goes through
+// [Redactor.RedactFragments] instead, which also removes pieces of keys
+// (8 or more bytes of any variant) that the model did not send itself, and
+// is shortened only after that, with [Redactor.Cut] (redact_fragment.go).
+//
 // A replacement never starts or ends inside an escape sequence or a UTF-8
 // character of the original: a match that does is widened to the whole
 // sequence. Redacting valid JSON therefore yields valid JSON — a bare

@@ -44,3 +44,21 @@ func ExampleRedactor_NewWriter() {
 	// ready
 	// key=[REDACTED:MCP_API_KEY] done
 }
+
+func ExampleRedactor_RedactFragments() {
+	r := credentials.NewRedactor(credentials.NewSecret("MCP_API_KEY", "kv_live_LEAKCHECKabcdefghijklmnopqrstuvwxyz01234"))
+
+	// What the model sent in this call: a path holding its guess of the
+	// first 8 bytes of the key.
+	sent := [][]byte{[]byte("/anything/kv_live_L")}
+	// An echo reflects the path, and the key cut short by the API.
+	body := []byte(`{"url":"/anything/kv_live_L","auth":"Bearer kv_live_LEAKCHECKabcdefghij"}`)
+	out := r.RedactFragments(body, sent)
+	fmt.Println(string(out))
+
+	// Shorten only after redacting: the cut moves before the marker.
+	fmt.Println(string(out[:r.Cut(out, 52, sent)]))
+	// Output:
+	// {"url":"/anything/kv_live_L","auth":"Bearer [REDACTED:MCP_API_KEY]"}
+	// {"url":"/anything/kv_live_L","auth":"Bearer
+}

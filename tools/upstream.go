@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -162,7 +161,7 @@ func sentTexts(req *http.Request, svc config.Service) [][]byte {
 		}
 	}
 	for name, vs := range req.Header {
-		if slices.ContainsFunc(mapsKeys(svc.Headers), func(h string) bool { return strings.EqualFold(h, name) }) {
+		if operatorHeader(svc, name) {
 			continue
 		}
 		for _, v := range vs {
@@ -206,10 +205,13 @@ func jsonStrings(doc []byte) [][]byte {
 	}
 }
 
-func mapsKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// operatorHeader reports whether name is one of svc's static headers, set
+// by the operator rather than by the model.
+func operatorHeader(svc config.Service, name string) bool {
+	for h := range svc.Headers {
+		if strings.EqualFold(h, name) {
+			return true
+		}
 	}
-	return out
+	return false
 }
