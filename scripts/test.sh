@@ -106,6 +106,11 @@ step "end-to-end tests of serve --http (TypeScript SDK over Streamable HTTP)"
 step "clients without a key: mcp-remote and the MCP Inspector show keyveil's answer"
 KEYVEIL_BIN="$PWD/keyveil" scripts/noauth.sh
 
+step "Claude Desktop bundle: scripts/mcpb.sh, mcpb validate, its linux server answers initialize"
+(cd e2e/mcpb && npm ci --no-audit --no-fund --loglevel=error)
+scripts/mcpb.sh
+(cd e2e/mcpb && npm test)
+
 step "MCP conformance suite against serve --http"
 node --test e2e/conformance/compare.test.mjs
 KEYVEIL_BIN="$PWD/keyveil" scripts/conformance.sh
