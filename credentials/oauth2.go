@@ -198,6 +198,11 @@ func (s *tokenSource) keep(k keptToken, now time.Time) {
 		drop = append(drop, s.kept[0].secrets...)
 		s.kept = s.kept[1:]
 	}
+	// A value a kept token still holds stays: endpoints may hand out the
+	// same refresh token with every access token.
+	drop = slices.DeleteFunc(drop, func(d Secret) bool {
+		return slices.ContainsFunc(s.kept, func(o keptToken) bool { return slices.ContainsFunc(o.secrets, d.Equal) })
+	})
 	if len(drop) > 0 && s.red != nil {
 		s.red.Forget(drop...)
 	}

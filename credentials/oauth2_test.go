@@ -31,6 +31,7 @@ type tokenServer struct {
 	*httptest.Server
 	count     atomic.Int32
 	expiresIn int
+	refresh   string // a refresh_token sent with every token; "": none
 	mu        sync.Mutex
 	scopes    []string
 }
@@ -50,7 +51,11 @@ func newTokenServer(t *testing.T, expiresIn int) *tokenServer {
 			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"client %s with secret %s is unknown"}`, id, secret)
 			return
 		}
-		fmt.Fprintf(w, `{"access_token":"tok-LEAKCHECK-%04d-abcdefghij","token_type":"Bearer","expires_in":%d}`, n, ts.expiresIn)
+		refresh := ""
+		if ts.refresh != "" {
+			refresh = fmt.Sprintf(`,"refresh_token":%q`, ts.refresh)
+		}
+		fmt.Fprintf(w, `{"access_token":"tok-LEAKCHECK-%04d-abcdefghij","token_type":"Bearer","expires_in":%d%s}`, n, ts.expiresIn, refresh)
 	}))
 	t.Cleanup(ts.Close)
 	return ts
@@ -186,6 +191,30 @@ func secretCount(r *Redactor) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.secrets)
+}
+
+// TestOAuth2KeepsSharedRefreshToken: an endpoint that sends the same
+// refresh token with every access token: forgetting old access tokens
+// must not forget the refresh token the current one still carries.
+func TestOAuth2KeepsSharedRefreshToken(t *testing.T) {
+	const refresh = "rt-LEAKCHECK-constant-0123456789"
+	tokens := newTokenServer(t, 1)
+	tokens.refresh = refresh
+	api := newAPIServer(t)
+	cfg := oauthConfig(api.URL, tokens.URL)
+	set := loadOAuth(t, cfg)
+	tr := NewTransport(set, cfg, nil)
+	clock := withClock(t, tr)
+	client := tr.Client()
+	for range 200 { // about 67 tokens: the first ones are forgotten for the cap
+		clock.advance(250 * time.Millisecond)
+		if _, _, err := oauthGet(t, client, api.URL+"/x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := set.Redactor().RedactString(refresh); strings.Contains(got, "LEAKCHECK") {
+		t.Errorf("after old tokens were forgotten, the refresh token is no longer redacted: %q", got)
+	}
 }
 
 // TestOAuth2ReusesShortLivedTokens: a token is reused until shortly
