@@ -22,10 +22,10 @@ import (
 // escape sequences of the original: this catches a key that is only partly
 // encoded, or encoded again (a JSON-escaped "\u0073k-..." inside a JSON
 // string becomes "\\u0073k-..."). Overlapping and touching matches are
-// merged, so no tail of one match survives next to another. A third pass
-// (redact_transcode.go) undoes whole encodings that an echo or debug API
-// produces — UTF-16, hex with separators and hexdumps, base64 inside
-// base64, quoted-printable — up to two deep.
+// merged, so no tail of one match survives next to another. For text
+// from upstream, [Redactor.RedactFragments] adds a third pass
+// (redact_transcode.go) that undoes whole encodings an echo or debug API
+// produces — UTF-16, hexdumps, base64 inside base64, quoted-printable.
 //
 // Text that came from an API in answer to one call goes through
 // [Redactor.RedactFragments] instead, which also removes pieces of keys
@@ -241,10 +241,18 @@ type redactSpan struct {
 // spans returns the merged, sorted ranges of p to replace, in memory of
 // sc; empty when p holds no secret.
 func (st *redactState) spans(p []byte, sc *redactScratch) []redactSpan {
+	return st.spansWith(p, sc, false)
+}
+
+// spansWith is spans, with the third pass (redact_transcode.go) too when
+// third is set: for text from upstream, where reflections arrive.
+func (st *redactState) spansWith(p []byte, sc *redactScratch, third bool) []redactSpan {
 	ss := st.m.find(p, sc.spans[:0])
 	first := len(ss)
 	ss = st.decodedPass(p, ss, sc)
-	ss = st.transcodedPass(p, ss, sc, 0)
+	if third {
+		ss = st.transcodedPass(p, ss, sc, 0)
+	}
 	sc.spans = ss
 	if len(ss) == 0 {
 		return ss

@@ -41,7 +41,8 @@ func (st *redactState) fragments() *fragIndex {
 }
 
 // RedactFragments is [Redactor.Redact] for text that came from upstream in
-// answer to one call: besides every whole secret in every encoding, it
+// answer to one call: besides every whole secret in every encoding (the
+// whole encodings of redact_transcode.go too), it
 // redacts every run of 8 or more consecutive bytes of a secret or of one of
 // its variants, unless each 8-byte window of that run also occurs in sent,
 // the texts the model sent in that call (path, query, header values, body
@@ -54,7 +55,7 @@ func (r *Redactor) RedactFragments(p []byte, sent [][]byte) []byte {
 	}
 	sc := st.scratch()
 	defer st.keep(sc)
-	whole := st.spans(p, sc)
+	whole := st.spansWith(p, sc, true) // with the third pass: reflections
 	frags := st.fragments().find(p, nil)
 	if len(frags) == 0 {
 		if len(whole) == 0 {

@@ -22,6 +22,11 @@ import (
 //   - quoted-printable, whose soft line breaks ("=\r\n", "=\n") can fall
 //     inside a key, and whose "=XX" escapes spell any byte.
 //
+// The pass runs for text from upstream (RedactFragments, which the tools
+// pipeline applies to every body, header and error an API sends), not at
+// the choke points: those stay as fast as the first two passes keep them,
+// and what an API reflects reaches them only through the tools pipeline.
+//
 // Each is found by a cheap trigger, so that clean text costs little:
 // vectorised scans for NUL, '|', '=' and '\\', and one 8-byte window every
 // sampleStep bytes tested for being made only of hex digits and separators
@@ -39,18 +44,14 @@ import (
 const maxTranscodeDepth = 2
 
 // sampleStep is the distance between the windows the trigger tests. Any
-// run of sampleStep+7 bytes or more holds a whole window, so base64 of 53
-// bytes or more (a request dump always is) and hex with irregular colon or
-// dash separators of 24 bytes or more are found. (Hex with one separator
-// throughout is a variant, which the first pass finds at any length;
-// hexdump lines are found by their "|".) A shorter step costs clean text
-// more: at 32, this loop took as long as the whole first pass
-// (BenchmarkRedact).
-const sampleStep = 64
+// run of sampleStep+7 bytes or more holds a whole window, so hex with
+// separators of 8 bytes or more (23 characters) and base64 of 17 bytes or
+// more are found. (Hexdump lines are found by their "|".)
+const sampleStep = 16
 
-// minBase64Run is the shortest base64 run decoded: 48 bytes. A word of
+// minBase64Run is the shortest base64 run decoded: 12 bytes. A word of
 // prose or an identifier is shorter, and costs no decoding.
-const minBase64Run = 64
+const minBase64Run = 16
 
 // maxHexdumpColumn is the widest ASCII column of a hexdump line.
 const maxHexdumpColumn = 32
@@ -159,7 +160,7 @@ func (tp *transcodePass) scanHexdump(i, e int) int {
 			return e
 		}
 		i += j
-		if i >= tp.hexEnd && i >= 4 && p[i-1] == ' ' && p[i-2] == ' ' {
+		if i >= tp.dumpEnd && i >= 4 && p[i-1] == ' ' && p[i-2] == ' ' {
 			lo := i - 2
 			for lo > 0 && transcodeClass[p[lo-1]]&clHex != 0 {
 				lo--
@@ -168,7 +169,7 @@ func (tp *transcodePass) scanHexdump(i, e int) int {
 				lo = decodeHex(p, lo, tp.scratch())
 				tp.search()
 			}
-			tp.hexEnd = lo
+			tp.dumpEnd = lo
 			i = max(i, lo-1)
 		}
 		i++
@@ -176,8 +177,8 @@ func (tp *transcodePass) scanHexdump(i, e int) int {
 	return i
 }
 
-// sample tests one window every sampleStep bytes for base64 runs (and hex
-// with colons or dashes).
+// sample tests one window every sampleStep bytes for base64 runs and hex
+// with separators.
 // The loop is kept small and without branches but one, which clean text
 // rarely takes; the windows that take it are looked at out of line.
 func (tp *transcodePass) sample(i, e int) int {
@@ -187,8 +188,10 @@ func (tp *transcodePass) sample(i, e int) int {
 		w := binary.LittleEndian.Uint64(p[i:])
 		// Four operations reject a window with a byte below '+' — a
 		// space, a quote, a control character — as most clean windows
-		// have; only the rest are classified.
-		if (w-below)&^w&0x8080808080808080 != 0 {
+		// have, unless those bytes are spaces every third byte, as in
+		// hex pairs; only the rest are classified.
+		if low := (w - below) &^ w & 0x8080808080808080; low != 0 &&
+			(low != every3a && low != every3b && low != every3c || !spacesAt(w, low)) {
 			continue
 		}
 		if c := wordClass(w); c != 0 {
@@ -196,6 +199,25 @@ func (tp *transcodePass) sample(i, e int) int {
 		}
 	}
 	return i
+}
+
+// The high bits of every third byte of a word, at its three phases: where
+// the spaces between hex pairs fall.
+const (
+	every3a = 0x0080000080000080 // bytes 0, 3, 6
+	every3b = 0x8000008000008000 // bytes 1, 4, 7
+	every3c = 0x0000800000800000 // bytes 2, 5
+)
+
+// spacesAt reports whether the bytes of w whose high bits mask marks are
+// all spaces.
+func spacesAt(w, mask uint64) bool {
+	const (
+		ones = 0x0101010101010101
+		low7 = 0x7f7f7f7f7f7f7f7f
+	)
+	t := w ^ ones*' '
+	return ^((t&low7+low7)|t)&mask == mask
 }
 
 // scanQP finds quoted-printable soft breaks and escapes by their '='.
@@ -220,14 +242,15 @@ func (tp *transcodePass) scanQP(i, e int) int {
 
 // transcodePass is the state of one transcodedPass over p.
 type transcodePass struct {
-	st     *redactState
-	p      []byte
-	ss     []redactSpan
-	sc     *redactScratch
-	ts     *transcodeScratch // nil until something is decoded
-	depth  int
-	hexEnd int // hex is decoded up to here
-	b64End int // base64 is decoded up to here
+	st      *redactState
+	p       []byte
+	ss      []redactSpan
+	sc      *redactScratch
+	ts      *transcodeScratch // nil until something is decoded
+	depth   int
+	hexEnd  int // hex runs the samples found are decoded up to here
+	dumpEnd int // hexdumps are decoded up to here
+	b64End  int // base64 is decoded up to here
 }
 
 // scratch returns the decoding memory, emptied.
@@ -251,7 +274,7 @@ func (tp *transcodePass) search() {
 // base64 run they are part of.
 func (tp *transcodePass) window(i int, c uint8) {
 	p, n := tp.p, len(tp.p)
-	// A run worth decoding is at least 71 bytes long, so it goes on for 8
+	// A run worth decoding is at least 23 bytes long, so it goes on for 8
 	// more bytes on one side of this window.
 	if i >= 8 {
 		c &= wordClass(binary.LittleEndian.Uint64(p[i-8:])) | nextClass(p, i+8)

@@ -154,6 +154,8 @@ func reflections() []struct {
 		{"hex, dashes", "body=" + hexSep(kb, "-", false) + ";", []string{hexSep(kb[:8], "-", false), hexSep(kb[20:], "-", false)}, false},
 		{"hex of the dump, spaces", hexSep(dump, " ", false), []string{hexSep(kb[:8], " ", false), hexSep(kb[20:], " ", false)}, false},
 		{"hexdump -C of the dump", hd, hdGone, false},
+		{"hex of a dump with Basic, spaces", hexSep([]byte(echoDump("Basic "+basic)), " ", false), []string{hexSep([]byte(basic[8:16]), " ", false), hexSep([]byte(basic[30:38]), " ", false)}, false},
+		{"hex of a dump with Basic, colons", hexSep([]byte(echoDump("Basic "+basic)), ":", true), []string{hexSep([]byte(basic[8:16]), ":", true)}, false},
 		{"base64 of a dump with Basic", basicDump, []string{basic[8:30]}, false},
 		{"base64 of a dump with Basic, MIME 76 CRLF", wrap(basicDump, 76, "\r\n"), nil, false},
 		{"base64 of a dump with Basic, PEM 64 LF", "-----BEGIN DUMP-----\n" + wrap(basicDump, 64, "\n") + "\n-----END DUMP-----\n", nil, false},
@@ -180,6 +182,8 @@ func survivors(out string, gone []string) []string {
 	return left
 }
 
+// TestRedactReflections checks the third pass, which runs for text from
+// upstream (RedactFragments).
 func TestRedactReflections(t *testing.T) {
 	t.Parallel()
 	r := NewRedactor(NewSecret(testName, testKey))
@@ -198,16 +202,16 @@ func TestRedactReflections(t *testing.T) {
 				ins = ins[:1]
 			}
 			for _, in := range ins {
-				got := r.RedactString(in)
+				got := string(r.RedactFragments([]byte(in), nil))
 				if !strings.Contains(got, testMarker) {
-					t.Errorf("RedactString(%q) = %q, want %s in it", in, got, testMarker)
+					t.Errorf("RedactFragments(%q) = %q, want %s in it", in, got, testMarker)
 					continue
 				}
 				if left := survivors(got, tc.gone); len(left) > 0 {
-					t.Errorf("RedactString(%q) = %q: %q survived", in, got, left)
+					t.Errorf("RedactFragments(%q) = %q: %q survived", in, got, left)
 				}
 				if in != tc.body && !json.Valid([]byte(got)) {
-					t.Errorf("RedactString(%s) = %s, not valid JSON", in, got)
+					t.Errorf("RedactFragments(%s) = %s, not valid JSON", in, got)
 				}
 			}
 		})
@@ -231,8 +235,8 @@ func TestRedactHexdumpColumns(t *testing.T) {
 		"00000070  3a 20 2a 2f 2a 0d 0a 0d  0a                       |: */*....|",
 		"00000079", "",
 	}, "\n")
-	if got := r.RedactString(in); got != want {
-		t.Errorf("RedactString(%s)\n = %s\nwant %s", in, got, want)
+	if got := string(r.RedactFragments([]byte(in), nil)); got != want {
+		t.Errorf("RedactFragments(%s)\n = %s\nwant %s", in, got, want)
 	}
 }
 
@@ -243,14 +247,14 @@ func TestRedactUTF16KeepsUnits(t *testing.T) {
 	r := NewRedactor(NewSecret(testName, testKey))
 	for _, big := range []bool{false, true} {
 		in := utf16Text("key="+testKey+" after", big, false)
-		got := r.RedactString(in)
+		got := string(r.RedactFragments([]byte(in), nil))
 		i := strings.Index(got, testMarker)
 		if i < 0 {
-			t.Fatalf("RedactString(%q) = %q, want %s in it", in, got, testMarker)
+			t.Fatalf("RedactFragments(%q) = %q, want %s in it", in, got, testMarker)
 		}
 		before, after := got[:i], got[i+len(testMarker):]
 		if before != utf16Text("key=", big, false) || after != utf16Text(" after", big, false) {
-			t.Errorf("RedactString(%q) = %q, want the marker in place of whole code units", in, got)
+			t.Errorf("RedactFragments(%q) = %q, want the marker in place of whole code units", in, got)
 		}
 	}
 }
@@ -258,7 +262,7 @@ func TestRedactUTF16KeepsUnits(t *testing.T) {
 func TestRedactReflectionsCleanUntouched(t *testing.T) {
 	t.Parallel()
 	r := NewRedactor(NewSecret(testName, testKey))
-	clean := echoDump("Bearer sk-test-0000000000-NOTAKEY")
+	clean := echoDump("Bearer not-a-key-0000000000-clean")
 	b64 := base64.StdEncoding.EncodeToString([]byte(clean))
 	tests := []struct{ name, in string }{
 		{"utf-16le", utf16Text(clean, false, true)},
@@ -275,12 +279,12 @@ func TestRedactReflectionsCleanUntouched(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			in := []byte(tc.in)
-			got := r.Redact(in)
+			got := r.RedactFragments(in, nil)
 			if !bytes.Equal(got, in) {
-				t.Fatalf("Redact(%q) = %q, want it unchanged", in, got)
+				t.Fatalf("RedactFragments(%q) = %q, want it unchanged", in, got)
 			}
 			if &got[0] != &in[0] {
-				t.Errorf("Redact(%q) returned a copy, want the same slice", in)
+				t.Errorf("RedactFragments(%q) returned a copy, want the same slice", in)
 			}
 		})
 	}

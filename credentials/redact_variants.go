@@ -50,21 +50,6 @@ func variantsOf(secret string) []variant {
 		}
 	}
 	vs = append(vs, variant{"hex", hex.EncodeToString([]byte(secret))})
-	// Hex with separators, as debug pages and fingerprints show bytes:
-	// as variants they cost clean text nothing more. A hexdump, whose
-	// lines break the key, is the third pass's (redact_transcode.go).
-	for _, sep := range []string{" ", ":", "-"} {
-		h := hex.EncodeToString([]byte(secret))
-		b := make([]byte, 0, 3*len(secret))
-		for i := 0; i < len(h); i += 2 {
-			if i > 0 {
-				b = append(b, sep...)
-			}
-			b = append(b, h[i:i+2]...)
-		}
-		vs = append(vs, variant{"hex" + map[string]string{" ": "-space", ":": "-colon", "-": "-dash"}[sep], string(b)})
-	}
-
 	const digits = "0123456789abcdef"
 	pct := make([]byte, 0, 3*len(secret))
 	js := make([]byte, 0, 6*len(secret))

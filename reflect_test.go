@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/japanese"
+)
+
+// reflectKey is the key TestSubprocessReflections hands keyveil.
+const reflectKey = "kv_live_LEAKCHECK_reflect_0123456789abcdefghij"
+
+// newReflector is an echo or debug API that reflects the whole request it
+// received — request line and headers, the credential keyveil attached
+// among them — in the encodings issue 8 item 5 lists, one path each.
+// pad (a query parameter) moves the key within the dump, as a model can.
+func newReflector(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var dump strings.Builder
+		fmt.Fprintf(&dump, "%s %s HTTP/1.1\r\nHost: %s\r\n", r.Method, r.URL.RequestURI(), r.Host)
+		names := make([]string, 0, len(r.Header))
+		for name := range r.Header {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			fmt.Fprintf(&dump, "%s: %s\r\n", name, r.Header.Get(name))
+		}
+		dump.WriteString("\r\n")
+		d := dump.String()
+		b64 := base64.StdEncoding.EncodeToString([]byte(d))
+		text := func(ct, body string) {
+			w.Header().Set("Content-Type", ct)
+			_, _ = w.Write([]byte(body))
+		}
+		switch r.URL.Path {
+		case "/utf16le":
+			text("text/plain; charset=utf-16le", string(utf16Of(d, false, false)))
+		case "/utf16be-bom":
+			text("text/plain; charset=utf-16", string(utf16Of(d, true, true)))
+		case "/utf16-undeclared":
+			w.Header()["Content-Type"] = nil
+			_, _ = w.Write(utf16Of(d, false, false))
+		case "/latin1":
+			b, _ := charmap.ISO8859_1.NewEncoder().String("Requête reçue:\r\n" + d)
+			text("text/plain; charset=ISO-8859-1", b)
+		case "/shift-jis":
+			b, _ := japanese.ShiftJIS.NewEncoder().String("受信したリクエスト:\r\n" + d)
+			text("text/plain; charset=Shift_JIS", b)
+		case "/hex-space":
+			text("text/plain", hexJoin([]byte(d), " ", "%02x"))
+		case "/hex-colon":
+			text("application/json", `{"dump_hex":"`+hexJoin([]byte(d), ":", "%02X")+`"}`)
+		case "/hex-dash":
+			text("text/plain", hexJoin([]byte(d), "-", "%02x"))
+		case "/hexdump":
+			text("text/plain", hexdumpLines([]byte(d)))
+		case "/hexdump-json":
+			text("application/json", `{"hexdump":`+jsonString(hexdumpLines([]byte(d)))+`}`)
+		case "/base64":
+			text("application/json", `{"request_b64":"`+b64+`"}`)
+		case "/base64-mime":
+			text("text/plain", wrapLines(b64, 76, "\r\n"))
+		case "/base64-pem":
+			text("text/plain", "-----BEGIN REQUEST-----\n"+wrapLines(b64, 64, "\n")+"\n-----END REQUEST-----\n")
+		case "/base64-twice":
+			text("text/plain", base64.StdEncoding.EncodeToString([]byte(b64)))
+		case "/qp":
+			text("text/plain; charset=us-ascii", qpEncode(d))
+		case "/content-length-chars":
+			// Content-Length counts characters, not bytes: the body is
+			// cut short, inside the key.
+			body := "Requête reçue, «écho» intégral — " + d
+			hj, ok := w.(http.Hijacker)
+			if !ok {
+				http.Error(w, "no hijack", 500)
+				return
+			}
+			conn, buf, err := hj.Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", utf8.RuneCountInString(body), body)
+			_ = buf.Flush()
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func utf16Of(s string, big, bom bool) []byte {
+	units := utf16.Encode([]rune(s))
+	if bom {
+		units = append([]uint16{0xfeff}, units...)
+	}
+	var b []byte
+	for _, u := range units {
+		if big {
+			b = append(b, byte(u>>8), byte(u))
+		} else {
+			b = append(b, byte(u), byte(u>>8))
+		}
+	}
+	return b
+}
+
+func hexJoin(b []byte, sep, format string) string {
+	parts := make([]string, len(b))
+	for i, c := range b {
+		parts[i] = fmt.Sprintf(format, c)
+	}
+	return strings.Join(parts, sep)
+}
+
+// hexdumpLines writes b as `hexdump -C` does.
+func hexdumpLines(b []byte) string {
+	var out strings.Builder
+	for off := 0; off < len(b); off += 16 {
+		line := b[off:min(off+16, len(b))]
+		fmt.Fprintf(&out, "%08x ", off)
+		for i := range 16 {
+			if i == 8 {
+				out.WriteByte(' ')
+			}
+			if i < len(line) {
+				fmt.Fprintf(&out, " %02x", line[i])
+			} else {
+				out.WriteString("   ")
+			}
+		}
+		out.WriteString("  |")
+		for _, c := range line {
+			if c < 0x20 || c > 0x7e {
+				c = '.'
+			}
+			out.WriteByte(c)
+		}
+		out.WriteString("|\n")
+	}
+	fmt.Fprintf(&out, "%08x\n", len(b))
+	return out.String()
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func wrapLines(s string, width int, eol string) string {
+	var out strings.Builder
+	for len(s) > width {
+		out.WriteString(s[:width] + eol)
+		s = s[width:]
+	}
+	out.WriteString(s)
+	return out.String()
+}
+
+// qpEncode encodes s as quoted-printable (RFC 2045): '=' and bytes outside
+// printable ASCII as =XX, soft line breaks so no line exceeds 76.
+func qpEncode(s string) string {
+	var out strings.Builder
+	col := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		tok := string(c)
+		if c == '=' || c < 0x20 || c > 0x7e {
+			tok = fmt.Sprintf("=%02X", c)
+		}
+		if col+len(tok) > 75 {
+			out.WriteString("=\r\n")
+			col = 0
+		}
+		out.WriteString(tok)
+		col += len(tok)
+	}
+	return out.String()
+}
+
+// attackerViews returns text and what a model could decode from it: every
+// run of hex pairs (any separators, hexdump offsets and all), every base64
+// run decoded once and twice, and quoted-printable undone.
+func attackerViews(text string) []string {
+	views := []string{text}
+	var hexBytes []byte
+	for _, m := range regexp.MustCompile(`[0-9A-Fa-f]{2}`).FindAllString(text, -1) {
+		v, _ := strconv.ParseUint(m, 16, 8)
+		hexBytes = append(hexBytes, byte(v))
+	}
+	views = append(views, string(hexBytes))
+	joined := strings.NewReplacer("\r", "", "\n", "", `\r`, "", `\n`, "").Replace(text)
+	for _, run := range regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`).FindAllString(joined, -1) {
+		for k := range 4 { // every alignment
+			if len(run) <= k {
+				break
+			}
+			r := run[k:]
+			dec, _ := base64.RawStdEncoding.DecodeString(strings.TrimRight(r[:len(r)/4*4], "="))
+			views = append(views, string(dec))
+			for _, inner := range regexp.MustCompile(`[A-Za-z0-9+/]{16,}`).FindAllString(string(dec), -1) {
+				in, _ := base64.RawStdEncoding.DecodeString(inner[:len(inner)/4*4])
+				views = append(views, string(in))
+			}
+		}
+	}
+	qp := regexp.MustCompile(`=(\r\n|\n|\\r\\n|\\n)`).ReplaceAllString(text, "")
+	qp = regexp.MustCompile(`=([0-9A-F]{2})`).ReplaceAllStringFunc(qp, func(m string) string {
+		v, _ := strconv.ParseUint(m[1:], 16, 8)
+		return string([]byte{byte(v)})
+	})
+	return append(views, qp)
+}
+
+// TestSubprocessReflections runs keyveil over real pipes against an API
+// that reflects the whole request in UTF-16, other charsets, hex with
+// separators, hexdump -C, base64 (once, wrapped, twice), quoted-printable,
+// and with a Content-Length that counts characters (issue 8 item 5). Once
+// with the key in a header, once in a Basic header, which the dump then
+// holds in base64 inside the outer encoding. What the model gets back, and
+// everything it could decode from it, holds no 8 bytes of the key, nor of
+// the base64 of the Basic credentials.
+func TestSubprocessReflections(t *testing.T) {
+	t.Parallel()
+	srv := newReflector(t)
+	basic := base64.StdEncoding.EncodeToString([]byte("user:" + reflectKey))
+	windows := map[string]bool{}
+	for _, f := range []string{reflectKey, basic[8 : len(basic)-4]} {
+		for i := 0; i+8 <= len(f); i++ {
+			windows[strings.ToLower(f[i:i+8])] = true
+		}
+	}
+	paths := []string{"/utf16le", "/utf16be-bom", "/utf16-undeclared", "/latin1", "/shift-jis",
+		"/hex-space", "/hex-colon", "/hex-dash", "/hexdump", "/hexdump-json",
+		"/base64", "/base64-mime", "/base64-pem", "/base64-twice", "/qp", "/content-length-chars"}
+	for _, auth := range []struct{ name, env, user string }{
+		{"header", "header:X-Api-Key", ""},
+		{"basic", "basic", "user"},
+	} {
+		t.Run(auth.name, func(t *testing.T) {
+			t.Parallel()
+			s := startRaw(t, []string{
+				"MCP_API_KEY=" + reflectKey,
+				"MCP_API_BASE_URL=" + srv.URL,
+				"MCP_API_AUTH=" + auth.env,
+				"MCP_API_USERNAME=" + auth.user,
+			}, "serve")
+			s.initialize()
+			id := 10
+			for _, path := range paths {
+				// Pads of every length mod 16 move the key across hexdump
+				// lines, QP soft breaks, base64 quanta and the cut.
+				for pad := range 16 {
+					id++
+					text := callText(t, s, id, map[string]any{"method": "GET", "path": path,
+						"query": map[string]any{"pad": strings.Repeat("p", pad)}})
+					if !bytes.Contains(text, []byte("[REDACTED:MCP_API_KEY]")) {
+						t.Errorf("%s pad %d: no redaction marker in %s", path, pad, text)
+					}
+					var res struct {
+						StructuredContent struct {
+							Body any `json:"body"`
+						} `json:"structuredContent"`
+					}
+					_ = json.Unmarshal(text, &res)
+					body, _ := json.Marshal(res.StructuredContent.Body)
+					var bodyText string
+					_ = json.Unmarshal(body, &bodyText)
+					for _, view := range append(attackerViews(string(text)), attackerViews(bodyText)...) {
+						if w := keyWindowIn([]byte(view), windows); w != "" {
+							t.Errorf("%s pad %d: %q of the key can be read from the result %s", path, pad, w, text)
+							break
+						}
+					}
+				}
+			}
+			_ = s.stdin.Close()
+			_ = s.cmd.Wait()
+			for range s.lines {
+			}
+			if w := keyWindowIn([]byte(s.stderrText()), windows); w != "" {
+				t.Errorf("stderr holds %q of the key", w)
+			}
+		})
+	}
+}
