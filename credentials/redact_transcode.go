@@ -393,7 +393,7 @@ func decodeUTF16(p []byte, lo, hi int, ts *transcodeScratch) {
 	little := lo == 0 || p[lo-1] != 0 || hi < len(p) && p[hi] == 0
 	for c := lo; c < hi; c += 2 {
 		if little {
-			ts.add(p[c], c, c+2)
+			ts.add(p[c], c, min(c+2, len(p))) // the text may end before the NUL
 		} else {
 			ts.add(p[c], max(0, c-1), c+1)
 		}

@@ -289,3 +289,22 @@ func TestRedactReflectionsCleanUntouched(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactUTF16AtTheEnd is UTF-16 text that stops before the NUL of its
+// last code unit: the match must stay inside the text.
+func TestRedactUTF16AtTheEnd(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(NewSecret(testName, testKey))
+	in := utf16Text("key="+testKey, false, false)
+	in = in[:len(in)-1]
+	tp := transcodePass{st: r.current(), p: []byte(in), sc: new(redactScratch)}
+	tp.scanUTF16(0, len(in))
+	if len(tp.ss) == 0 {
+		t.Fatalf("the third pass found nothing in %q", in)
+	}
+	for _, sp := range tp.ss {
+		if sp.start < 0 || sp.end > len(in) {
+			t.Errorf("the third pass mapped a match of %q to [%d, %d), outside the text", in, sp.start, sp.end)
+		}
+	}
+}
