@@ -117,8 +117,8 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	_ = tw.Flush()
 	var hidden []string
 	for _, t := range a.cfg.Tools {
-		if why := a.cfg.Hidden(t, opts.readOnly, a.cfg.Scopes); why != "" {
-			hidden = append(hidden, fmt.Sprintf("  %s: %s", t.Name, why))
+		if h := a.cfg.Hidden(t, opts.readOnly, a.cfg.Scopes); h.Hidden() {
+			hidden = append(hidden, fmt.Sprintf("  %s: %s", t.Name, h.Why))
 		}
 	}
 	if len(hidden) > 0 {

@@ -204,20 +204,36 @@ func (t Tool) Where(name string) Mapping {
 	return Mapping{In: InBody, Name: name}
 }
 
-// Hidden returns why the tool is not offered given the --read-only switch
+// Hiding says why a declared tool is not offered. The zero value means
+// it is offered.
+type Hiding struct {
+	// ReadOnly is true when --read-only hides the tool, false when a
+	// scope that is not granted does (or when it is offered).
+	ReadOnly bool
+	// Why says it for a person, with the fix: "--read-only (POST is not
+	// read-only)", "scope s is not granted (add it to MCP_API_SCOPES)";
+	// "": offered.
+	Why string
+}
+
+// Hidden reports whether the tool is not offered.
+func (h Hiding) Hidden() bool { return h.Why != "" }
+
+// Hidden says why the tool is not offered given the --read-only switch
 // and the granted scopes (MCP_API_SCOPES; each service's own scopes are
-// added here), or "" when it is offered. keyveil check prints the reason.
-func (c *Config) Hidden(t Tool, readOnly bool, granted []string) string {
+// added here); the zero Hiding when it is offered. keyveil check prints
+// the reason; tools audit it.
+func (c *Config) Hidden(t Tool, readOnly bool, granted []string) Hiding {
 	if readOnly && !t.ReadOnly() {
-		return fmt.Sprintf("--read-only (%s is not read-only)", t.Method)
+		return Hiding{ReadOnly: true, Why: fmt.Sprintf("--read-only (%s is not read-only)", t.Method)}
 	}
 	if t.Scope == "" || slices.Contains(granted, t.Scope) {
-		return ""
+		return Hiding{}
 	}
 	if s, ok := c.Service(t.Service); ok && slices.Contains(s.Scopes, t.Scope) {
-		return ""
+		return Hiding{}
 	}
-	return fmt.Sprintf("scope %s is not granted (add it to MCP_API_SCOPES)", t.Scope)
+	return Hiding{Why: fmt.Sprintf("scope %s is not granted (add it to MCP_API_SCOPES)", t.Scope)}
 }
 
 var toolMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}

@@ -66,14 +66,14 @@ func TestLoadIssueExample(t *testing.T) {
 	if !strings.HasSuffix(tl.Origin, ":8") {
 		t.Errorf("Origin = %q, want the file and line 8", tl.Origin)
 	}
-	if got := c.Hidden(tl, false, nil); !strings.Contains(got, "quotes:followup:send") {
-		t.Errorf("Hidden(no scopes) = %q, want the scope named", got)
+	if got := c.Hidden(tl, false, nil); !strings.Contains(got.Why, "quotes:followup:send") || got.ReadOnly {
+		t.Errorf("Hidden(no scopes) = %+v, want the scope named, not read-only", got)
 	}
-	if got := c.Hidden(tl, false, []string{"quotes:followup:send"}); got != "" {
-		t.Errorf("Hidden(granted) = %q, want offered", got)
+	if got := c.Hidden(tl, false, []string{"quotes:followup:send"}); got.Hidden() {
+		t.Errorf("Hidden(granted) = %+v, want offered", got)
 	}
-	if got := c.Hidden(tl, true, []string{"quotes:followup:send"}); !strings.Contains(got, "read-only") {
-		t.Errorf("Hidden(read-only) = %q, want read-only named", got)
+	if got := c.Hidden(tl, true, []string{"quotes:followup:send"}); !strings.Contains(got.Why, "read-only") || !got.ReadOnly {
+		t.Errorf("Hidden(read-only) = %+v, want read-only named and marked", got)
 	}
 	if s, _ := c.Service("crm"); !s.CallAPI {
 		t.Errorf("crm.CallAPI = false, want the default true")
@@ -151,8 +151,8 @@ tools:
 		}
 	}
 	tl.Scope = "refunds"
-	if got := c.Hidden(tl, false, nil); got != "" {
-		t.Errorf("Hidden(scope from scopes_env) = %q, want offered", got)
+	if got := c.Hidden(tl, false, nil); got.Hidden() {
+		t.Errorf("Hidden(scope from scopes_env) = %+v, want offered", got)
 	}
 }
 

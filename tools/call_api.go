@@ -282,7 +282,7 @@ var redirectReasons = map[string]string{
 
 // refused records r and returns it as a tool error.
 func (d Deps) refused(rec *Record, r *refusal) *mcp.CallToolResult {
-	rec.Outcome = outcomeRefused + r.reason
+	rec.Outcome = outcomeRefused + string(r.reason)
 	rec.Error = d.redactString(r.msg)
 	return d.errorResult(r.msg)
 }

@@ -28,10 +28,15 @@ func (e *publicError) Unwrap() error { return e.cause }
 // publicErr returns an error that shows msg and wraps cause.
 func publicErr(msg string, cause error) error { return &publicError{msg: msg, cause: cause} }
 
-// A refusal is a call keyveil will not make. Reason is the audit outcome
-// suffix ("refused:path"); the message tells the model what to change.
+// A reason says why a call was refused, as the audit outcome names it
+// after "refused:" ("refused:path"). It is a type of its own so that code
+// decides on a reason, never on the wording of a message.
+type reason string
+
+// A refusal is a call keyveil will not make: its reason, and the message
+// that tells the model what to change.
 type refusal struct {
-	reason string
+	reason reason
 	msg    string
 }
 
@@ -39,19 +44,19 @@ func (r *refusal) Error() string { return r.msg }
 
 // Refusal reasons, as they appear in audit outcomes after "refused:".
 const (
-	reasonInput    = "input"
-	reasonService  = "service"
-	reasonMethod   = "method"
-	reasonReadOnly = "read_only"
-	reasonPath     = "path"
-	reasonAllow    = "allow_rule"
-	reasonHeader   = "header"
-	reasonQuery    = "query"
-	reasonBody     = "body"
+	reasonInput    reason = "input"
+	reasonService  reason = "service"
+	reasonMethod   reason = "method"
+	reasonReadOnly reason = "read_only"
+	reasonPath     reason = "path"
+	reasonAllow    reason = "allow_rule"
+	reasonHeader   reason = "header"
+	reasonQuery    reason = "query"
+	reasonBody     reason = "body"
 )
 
-func refuse(reason, format string, args ...any) *refusal {
-	return &refusal{reason: reason, msg: fmt.Sprintf(format, args...)}
+func refuse(r reason, format string, args ...any) *refusal {
+	return &refusal{reason: r, msg: fmt.Sprintf(format, args...)}
 }
 
 // networkError turns the error of one round trip into a public message that

@@ -35,8 +35,8 @@ import (
 
 // Refusal reasons of declared operations.
 const (
-	reasonScope = "scope"
-	reasonTool  = "tool"
+	reasonScope reason = "scope"
+	reasonTool  reason = "tool"
 )
 
 // operation is one declared tool ready to serve. Its schema is resolved
@@ -63,7 +63,7 @@ type operation struct {
 func operationTools(d Deps) []Tool {
 	var out []Tool
 	for _, t := range d.Config.Tools {
-		if d.Config.Hidden(t, d.ReadOnly, d.Scopes) != "" {
+		if d.Config.Hidden(t, d.ReadOnly, d.Scopes).Hidden() {
 			continue
 		}
 		svc, ok := d.Config.Service(t.Service)
@@ -503,10 +503,10 @@ func explain(s *jsonschema.Schema, err error) string {
 // what to change, instead of the SDK's "unknown tool". The call is
 // audited. Other requests pass through.
 func refuseHidden(d Deps) mcp.Middleware {
-	hidden := map[string]string{}
+	hidden := map[string]config.Hiding{}
 	for _, t := range d.Config.Tools {
-		if why := d.Config.Hidden(t, d.ReadOnly, d.Scopes); why != "" {
-			hidden[t.Name] = why
+		if h := d.Config.Hidden(t, d.ReadOnly, d.Scopes); h.Hidden() {
+			hidden[t.Name] = h
 		}
 	}
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
@@ -518,16 +518,16 @@ func refuseHidden(d Deps) mcp.Middleware {
 			if method != "tools/call" || !ok || call.Params == nil {
 				return next(ctx, method, req)
 			}
-			why, ok := hidden[call.Params.Name]
+			h, ok := hidden[call.Params.Name]
 			if !ok {
 				return next(ctx, method, req)
 			}
-			reason := reasonScope
-			if strings.HasPrefix(why, "--read-only") {
-				reason = reasonReadOnly
+			why := reasonScope
+			if h.ReadOnly {
+				why = reasonReadOnly
 			}
 			rec := Record{Time: d.Now(), Tool: call.Params.Name}
-			res := d.refused(&rec, refuse(reason, "tool %s is not offered in this deployment: %s; it was not called. Use the tools that tools/list shows", call.Params.Name, why))
+			res := d.refused(&rec, refuse(why, "tool %s is not offered in this deployment: %s; it was not called. Use the tools that tools/list shows", call.Params.Name, h.Why))
 			d.Audit.Record(rec)
 			return res, nil
 		}
