@@ -2,6 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/keyveil/keyveil/state/statetest"
 )
@@ -137,5 +144,119 @@ func TestServeStatePassword(t *testing.T) {
 				t.Errorf("the Redis password is in keyveil's output:\n%s", logs)
 			}
 		})
+	}
+}
+
+// keyHeader adds the keyveil key to every request of an MCP client.
+type keyHeader struct {
+	key  string
+	base http.RoundTripper
+}
+
+func (k keyHeader) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+k.key)
+	return k.base.RoundTrip(r)
+}
+
+// mcpClient connects the go-sdk client to url with key, speaking version.
+func mcpClient(t *testing.T, url, key, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := mcp.NewClient(&mcp.Implementation{Name: "fleet-test", Version: "0"}, opts)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{
+		Endpoint: url, HTTPClient: &http.Client{Transport: keyHeader{key, tr}}, DisableStandaloneSSE: true, MaxRetries: -1,
+	}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+// fetch sends one request and returns status, header and body.
+func fetch(t *testing.T, method, url, key, body string) (int, http.Header, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, url, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// freeAddr returns a loopback address nobody listens on, for --metrics.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServeMetrics: a tool call and a refused key show up in /metrics,
+// served to a valid key and on the --metrics loopback listener; nothing
+// the client sent (a path, an argument, a made-up tool name) and no key
+// becomes a label.
+func TestServeMetrics(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(api.Close)
+	keysPath, key := newKeysFile(t)
+	maddr := freeAddr(t)
+	r := startReplica(t, []string{"MCP_API_KEY=" + fakeKey, "MCP_API_BASE_URL=" + api.URL, "KEYVEIL_KEYS=" + keysPath}, "--metrics", maddr)
+	url := "http://" + r.addr
+	cs := mcpClient(t, url+"/mcp", key, "2025-11-25", nil)
+	leak := "sk-test-LEAKCHECK-arg"
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "call_api", Arguments: map[string]any{"method": "GET", "path": "/items/" + leak, "query": map[string]any{"q": leak}}})
+	if err != nil || res.IsError {
+		t.Fatalf("call_api: %v %v", err, res)
+	}
+	_, _ = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "tool_" + leak, Arguments: map[string]any{}})
+	fetch(t, "POST", url+"/mcp", "kv_bad_"+leak, `{}`)
+
+	if status, _, _ := fetch(t, "GET", url+"/metrics", "", ""); status != http.StatusUnauthorized {
+		t.Errorf("GET /metrics without a key: status %d, want 401", status)
+	}
+	for _, where := range []struct{ name, url, key string }{
+		{"with a key", url + "/metrics", key},
+		{"--metrics listener", "http://" + maddr + "/metrics", ""},
+	} {
+		status, _, body := fetch(t, "GET", where.url, where.key, "")
+		if status != 200 {
+			t.Fatalf("%s: status %d", where.name, status)
+		}
+		for _, want := range []string{
+			`keyveil_tool_calls_total{outcome="ok",service="api",tool="call_api"} 1`,
+			`keyveil_upstream_request_duration_seconds_count{code="2xx",service="api"} 1`,
+			`keyveil_auth_failures_total{reason="invalid"} 1`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: /metrics lacks %s", where.name, want)
+			}
+		}
+		if strings.Contains(body, "LEAKCHECK") || strings.Contains(body, key) {
+			t.Errorf("%s: /metrics carries a key, path or argument value", where.name)
+		}
 	}
 }

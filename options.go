@@ -32,6 +32,7 @@ type options struct {
 	ProtectAll     string `env:"KEYVEIL_PROTECT_ALL"`
 	Rate           string `env:"KEYVEIL_RATE"`
 	State          string `env:"KEYVEIL_STATE"`
+	Metrics        string `env:"KEYVEIL_METRICS"`
 
 	readOnly       bool
 	ping           bool
@@ -127,6 +128,7 @@ func parseOptions(name string, args []string, withPing bool) (*options, error) {
 		fs.StringVar(&o.AllowedHosts, "allowed-hosts", o.AllowedHosts, "comma-separated Host `names` a reverse proxy forwards; env KEYVEIL_ALLOWED_HOSTS")
 		fs.BoolVar(&o.protectAll, "protect-all", o.protectAll, "require a key on every route, not only /mcp; env KEYVEIL_PROTECT_ALL")
 		fs.StringVar(&o.Rate, "rate", o.Rate, "default per-key `rate` like 60/min for keys created without one; env KEYVEIL_RATE")
+		fs.StringVar(&o.Metrics, "metrics", o.Metrics, "also serve Prometheus /metrics without a key on loopback `addr` like 127.0.0.1:9464 (with --http, /metrics is always served to valid keys); env KEYVEIL_METRICS")
 		fs.StringVar(&o.State, "state", o.State, "share rate limits, idempotency and confirmations with other replicas in Redis at `url` redis://HOST:PORT/DB (rediss:// for TLS); env KEYVEIL_STATE, password also KEYVEIL_STATE_PASSWORD[_FILE]")
 	}
 	if err := fs.Parse(args); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/credentials"
 	"github.com/keyveil/keyveil/hostconfig"
+	"github.com/keyveil/keyveil/metrics"
 	"github.com/keyveil/keyveil/openapi"
 	"github.com/keyveil/keyveil/stdio"
 	"github.com/keyveil/keyveil/tools"
@@ -48,6 +49,8 @@ type app struct {
 	// per process, so every server built for a remote key's scopes shares
 	// the same limits and memory.
 	guards *tools.Guards
+	// metrics counts calls in HTTP mode; nil: none (stdio).
+	metrics *metrics.Metrics
 }
 
 // load reads the environment, the configuration and the credentials, and
@@ -125,11 +128,15 @@ func (a *app) deps(audit *tools.Auditor, keyScopes []string) tools.Deps {
 	for _, s := range a.cfg.Services {
 		fps[s.Name] = a.set.Fingerprint(s.Name)
 	}
+	redact, redactUpstream := a.red.Redact, a.red.RedactFragments
+	if a.metrics != nil {
+		redact, redactUpstream = a.countingRedact, a.countingFragments
+	}
 	return tools.Deps{
 		Config:         a.cfg,
 		Client:         a.client,
-		Redact:         a.red.Redact,
-		RedactUpstream: a.red.RedactFragments,
+		Redact:         redact,
+		RedactUpstream: redactUpstream,
 		Cut:            a.red.Cut,
 		Lookahead:      a.red.Lookahead,
 		Audit:          audit,
@@ -197,6 +204,10 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	opts, err := parseOptions("serve", args, false)
 	if err != nil {
 		return optionsExit("serve", err, stdout, stderr)
+	}
+	if opts.Metrics != "" && opts.HTTP == "" {
+		printf(stderr, "keyveil: --metrics (KEYVEIL_METRICS) needs --http: a stdio server's numbers belong to its one client\n")
+		return 2
 	}
 	if opts.State != "" && opts.HTTP == "" {
 		printf(stderr, "keyveil: --state (KEYVEIL_STATE) shares limits between HTTP replicas; it needs --http, since a stdio server is one process for one client\n")

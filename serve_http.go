@@ -40,6 +40,7 @@ func serveHTTP(ctx context.Context, a *app, auditW io.Writer) int {
 		a.logger.Error("cannot start", "error", err)
 		return 1
 	}
+	m := a.newMetrics()
 	shared, err := a.openState(ctx)
 	if err != nil {
 		a.logger.Error("cannot start", "error", err)
@@ -50,18 +51,25 @@ func serveHTTP(ctx context.Context, a *app, auditW io.Writer) int {
 		// Before any server is built: every one of them shares these.
 		a.guards = tools.NewSharedGuards(shared)
 	}
-	auditor := tools.NewAuditor(auditW)
+	auditor := tools.NewObservedAuditor(auditW, a.observeRecord)
 	var mu sync.Mutex // access records share the audit writer with tool records
 	enc := json.NewEncoder(auditW)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.Metrics != "" {
+		if err := serveMetrics(ctx, a, o.Metrics, m.Handler()); err != nil {
+			a.logger.Error("cannot start", "error", err)
+			return 1
+		}
+	}
 	err = remote.ListenAndServe(ctx, &remote.Options{
 		Addr:      o.HTTP,
 		Keys:      reg,
 		NewServer: func(scopes []string) *mcp.Server { return a.newServer(auditor, scopes) },
 		Logger:    a.logger,
 		Audit: func(r remote.AccessRecord) {
+			m.Access(r.Outcome)
 			mu.Lock()
 			defer mu.Unlock()
 			_ = enc.Encode(struct {
@@ -77,6 +85,7 @@ func serveHTTP(ctx context.Context, a *app, auditW io.Writer) int {
 		ProtectAll:     o.protectAll,
 		DefaultRate:    rate,
 		State:          shared,
+		Metrics:        m.Handler(),
 		OnListen:       func(addr net.Addr) { a.logger.Info("listening", "addr", addr.String()) },
 	})
 	if err != nil {
@@ -111,7 +120,11 @@ func (a *app) openState(ctx context.Context) (*state.Redis, error) {
 	a.red.Add(pw)
 	// Reveal hands the password to the Redis client, which puts it on the
 	// wire: the same role the Transport plays for a service's key.
-	s, err := state.Open(&state.Options{URL: a.opts.State, Password: pw.Reveal()})
+	onError := func(string) {}
+	if a.metrics != nil {
+		onError = a.metrics.StateError
+	}
+	s, err := state.Open(&state.Options{URL: a.opts.State, Password: pw.Reveal(), OnError: onError})
 	if err != nil {
 		return nil, err
 	}

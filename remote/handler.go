@@ -70,6 +70,13 @@ func newHandler(opts *Options) (*handler, error) {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
+	if opts.Metrics != nil {
+		if opts.ProtectAll {
+			mux.Handle("GET /metrics", opts.Metrics)
+		} else {
+			mux.Handle("GET /metrics", h.authenticate(opts.Metrics))
+		}
+	}
 	mux.HandleFunc("/", notFound)
 	var root http.Handler = mux
 	if opts.ProtectAll {
@@ -292,7 +299,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // a path must not reach the audit at all.
 func auditPath(p string) string {
 	switch p {
-	case "/mcp", "/healthz":
+	case "/mcp", "/healthz", "/metrics":
 		return p
 	}
 	return "(other)"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/keyveil/keyveil/keys"
@@ -87,6 +88,11 @@ type Options struct {
 	// request whose key has a rate is refused with 503 and Retry-After
 	// while it is unreachable. nil: buckets in this process's memory.
 	State *state.Redis
+	// Metrics, when set, is served at /metrics to requests with a valid
+	// key (whatever ProtectAll says): the numbers describe every client's
+	// traffic, which is no business of an anonymous caller. nil: no
+	// /metrics route (main may serve it on a loopback listener instead).
+	Metrics http.Handler
 	// MaxBodyBytes caps a request body; larger requests get 413. Zero:
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64

@@ -385,3 +385,40 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestMetricsRoute: /metrics answers only to a valid key, with or without
+// ProtectAll, and is absent when no handler is given.
+func TestMetricsRoute(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "keyveil_up 1\n") })
+	open := start(t, 0, func(o *Options) { o.Metrics = h })
+	all := start(t, 0, func(o *Options) { o.Metrics = h; o.ProtectAll = true })
+	none := start(t, 0, nil)
+	openKey, _ := open.newKey(t, "k", nil, 0, keys.Rate{})
+	allKey, _ := all.newKey(t, "k", nil, 0, keys.Rate{})
+	noneKey, _ := none.newKey(t, "k", nil, 0, keys.Rate{})
+	tests := []struct {
+		name       string
+		e          *env
+		hdr        http.Header
+		wantStatus int
+	}{
+		{"no key", open, nil, 401},
+		{"wrong key", open, bearer("kv_nope_nope"), 401},
+		{"valid key", open, bearer(openKey), 200},
+		{"protect all: no key", all, nil, 401},
+		{"protect all: valid key", all, bearer(allKey), 200},
+		{"no metrics handler", none, bearer(noneKey), 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.e.do(t, "GET", "/metrics", tc.hdr, "")
+			if got.status != tc.wantStatus {
+				t.Fatalf("GET /metrics: status %d, want %d; body %q", got.status, tc.wantStatus, got.body)
+			}
+			if (got.status == 200) != strings.Contains(got.body, "keyveil_up 1") {
+				t.Errorf("GET /metrics: body %q", got.body)
+			}
+		})
+	}
+}

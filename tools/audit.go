@@ -48,13 +48,21 @@ type Record struct {
 // record is encoded first and written with one Write call under a mutex, so
 // lines never interleave.
 type Auditor struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	observe func(Record) // nil: none
 }
 
 // NewAuditor returns an Auditor writing to w. main passes a writer already
 // wrapped by the redactor; the Auditor does not close w.
 func NewAuditor(w io.Writer) *Auditor { return &Auditor{w: w} }
+
+// NewObservedAuditor is NewAuditor that also hands every record to
+// observe (the metrics) before writing it. observe runs on the call's
+// goroutine, so it must be quick and safe for concurrent use.
+func NewObservedAuditor(w io.Writer, observe func(Record)) *Auditor {
+	return &Auditor{w: w, observe: observe}
+}
 
 // Record writes r as one JSON line. A write error is dropped: a failing
 // audit sink must not fail the call it describes, and the sink's owner
@@ -62,6 +70,9 @@ func NewAuditor(w io.Writer) *Auditor { return &Auditor{w: w} }
 func (a *Auditor) Record(r Record) {
 	if a == nil {
 		return
+	}
+	if a.observe != nil {
+		a.observe(r)
 	}
 	r.Time = r.Time.UTC()
 	r.Error = shorten(r.Error, maxAuditError)
