@@ -390,6 +390,63 @@ func TestSubprocessStartupFailure(t *testing.T) {
 	}
 }
 
+// TestSubprocessGuardrailBypasses sends, over real pipes, each request
+// part that would step around the allow rules or slice an echoed key
+// (Range, method override, URL rewrite, a CGI-folded credential header,
+// _method, a look-alike dot) to a downstream that honours them all. Each
+// is refused, and none reaches the downstream.
+func TestSubprocessGuardrailBypasses(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var reached []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reached = append(reached, r.Method+" "+r.URL.String())
+		mu.Unlock()
+		echo := r.Header.Get("Authorization")
+		if rng := r.Header.Get("Range"); strings.HasPrefix(rng, "bytes=") {
+			var from int
+			_, _ = fmt.Sscanf(rng, "bytes=%d-", &from)
+			if from < len(echo) {
+				echo = echo[from:]
+			}
+			w.WriteHeader(http.StatusPartialContent)
+		}
+		_, _ = io.WriteString(w, echo)
+	}))
+	t.Cleanup(srv.Close)
+	s := startRaw(t, []string{"MCP_API_KEY=" + fakeKey, "MCP_API_BASE_URL=" + srv.URL})
+	s.initialize()
+	tests := []struct {
+		name string
+		args map[string]any
+		want string
+	}{
+		{"range", map[string]any{"method": "GET", "path": "/echo", "headers": map[string]any{"Range": "bytes=14-"}}, "Range"},
+		{"if-range", map[string]any{"method": "GET", "path": "/echo", "headers": map[string]any{"If-Range": "x"}}, "If-Range"},
+		{"method override", map[string]any{"method": "GET", "path": "/echo", "headers": map[string]any{"X-HTTP-Method-Override": "DELETE"}}, "another method"},
+		{"CGI-folded method override", map[string]any{"method": "GET", "path": "/echo", "headers": map[string]any{"x_http_method_override": "DELETE"}}, "CGI"},
+		{"_method", map[string]any{"method": "GET", "path": "/echo", "query": map[string]any{"_method": "DELETE"}}, "_method"},
+		{"URL rewrite", map[string]any{"method": "GET", "path": "/echo", "headers": map[string]any{"X-Original-URL": "/admin"}}, "another path"},
+		{"CGI-folded credential header", map[string]any{"method": "GET", "path": "/echo", "headers": map[string]any{"PROXY_AUTHORIZATION": "x"}}, "Proxy-Authorization"},
+		{"fullwidth dots", map[string]any{"method": "GET", "path": "/\uFF0E\uFF0E/admin"}, "U+FF0E"},
+	}
+	for i, tc := range tests {
+		res := s.call(10+i, "tools/call", map[string]any{"name": "call_api", "arguments": tc.args})
+		b, _ := json.Marshal(res)
+		result, _ := res["result"].(map[string]any)
+		if result == nil || result["isError"] != true || !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s: call_api = %s, want a refusal naming %q", tc.name, b, tc.want)
+		}
+		assertNoLeak(t, tc.name+" result", b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reached) != 0 {
+		t.Errorf("refused calls reached the downstream: %v", reached)
+	}
+}
+
 // TestSubprocessSameOriginRedirects runs keyveil against a downstream that
 // redirects, on its own origin, out of the base path and to a path no
 // allow rule allows. keyveil hands the 3xx back with the reason and never
