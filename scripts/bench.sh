@@ -16,8 +16,9 @@ CALLS=${CALLS:-2000}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 go build -o "$dir/keyveil" .
+go build -o "$dir/floor" ./scripts/bench/floor
 
 printf 'load average: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
-go run ./scripts/bench -bin "$dir/keyveil" -runs "$RUNS" -calls "$CALLS"
+go run ./scripts/bench -bin "$dir/keyveil" -floor "$dir/floor" -runs "$RUNS" -calls "$CALLS"
 printf '\n==> in process\n'
 go test -run '^$' -bench 'CallAPI|ColdStart' -benchtime 2s .

@@ -31,6 +31,7 @@ func main() {
 	bin := flag.String("bin", "./keyveil", "keyveil binary")
 	runs := flag.Int("runs", 30, "cold starts to measure")
 	calls := flag.Int("calls", 2000, "call_api round trips to measure")
+	floor := flag.String("floor", "", "do-nothing Go binary that answers initialize (scripts/bench/floor), spawned interleaved with keyveil for the cold-start ratio; empty: not measured")
 	flag.Parse()
 
 	big := strings.Repeat("x", 4<<20)
@@ -45,9 +46,16 @@ func main() {
 	}))
 	defer srv.Close()
 
-	var initT, listT []time.Duration
+	var initT, listT, floorT []time.Duration
 	var rssList []int
 	for i := 0; i < *runs; i++ {
+		if *floor != "" {
+			// Interleaved, so both see the same machine load.
+			f := start(*floor, srv.URL)
+			f.call(1, "initialize", `{}`)
+			floorT = append(floorT, time.Since(f.started))
+			f.stop()
+		}
 		p := start(*bin, srv.URL)
 		t0 := p.started
 		p.initialize()
@@ -91,6 +99,10 @@ func main() {
 	fmt.Printf("| measure | median | p90 | target |\n|---|---|---|---|\n")
 	fmt.Printf("| cold start: spawn → initialize reply (%d runs) | %s | %s | ≤ 8 ms |\n", *runs, ms(median(initT)), ms(pct(initT, 90)))
 	fmt.Printf("| cold start: spawn → tools/list reply | %s | %s | ≤ 8 ms |\n", ms(median(listT)), ms(pct(listT, 90)))
+	if len(floorT) > 0 {
+		fmt.Printf("| do-nothing Go binary: spawn → initialize reply (interleaved) | %s | %s | |\n", ms(median(floorT)), ms(pct(floorT, 90)))
+		fmt.Printf("| keyveil initialize ÷ do-nothing (medians) | %.1f× | | ≤ 3× |\n", float64(median(initT))/float64(median(floorT)))
+	}
 	fmt.Printf("| direct Go HTTP GET to loopback (%d calls) | %s | %s | |\n", *calls, us(median(direct)), us(pct(direct, 90)))
 	fmt.Printf("| call_api through keyveil, same GET | %s | %s | |\n", us(median(via)), us(pct(via, 90)))
 	fmt.Printf("| added by keyveil (median difference) | %s | | ≤ 150 µs |\n", us(median(via)-median(direct)))
