@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -72,9 +74,44 @@ type backend interface {
 // osKeyring is the OS keychain, through go-keyring.
 type osKeyring struct{}
 
-func (osKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
-func (osKeyring) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
-func (osKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
+func (osKeyring) Get(s, u string) (string, error) {
+	if noBus() {
+		return "", errNoBus
+	}
+	return keyring.Get(s, u)
+}
+
+func (osKeyring) Set(s, u, p string) error {
+	if noBus() {
+		return errNoBus
+	}
+	return keyring.Set(s, u, p)
+}
+
+func (osKeyring) Delete(s, u string) error {
+	if noBus() {
+		return errNoBus
+	}
+	return keyring.Delete(s, u)
+}
+
+// errNoBus says why the Secret Service cannot be reached at all.
+var errNoBus = errors.New("no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and /run/user/UID/bus does not exist (keyveil does not start a bus of its own)")
+
+// noBus reports whether the OS keychain is the Secret Service and this
+// process has no session bus to reach it by. godbus would then autolaunch
+// one (dbus-launch), leaving a dbus-daemon and a gnome-keyring running
+// after keyveil exits, on a box that had neither: a headless server, CI.
+func noBus() bool {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		return false
+	}
+	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
+		return false
+	}
+	_, err := os.Stat(fmt.Sprintf("/run/user/%d/bus", os.Getuid()))
+	return err != nil
+}
 
 // store is the set of secrets keyveil keeps in one backend.
 type store struct {

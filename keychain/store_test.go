@@ -2,6 +2,9 @@ package keychain
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +177,33 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	if entries, _, _ := s.list(); len(entries) != 1 || entries[0].Name != "billing" {
 		t.Errorf("list after remove = %+v, want billing alone", entries)
+	}
+}
+
+// TestNoSessionBus: without a session bus, the OS keychain says so at once
+// instead of letting godbus autolaunch a dbus-daemon (and with it a
+// gnome-keyring) that would outlive keyveil.
+func TestNoSessionBus(t *testing.T) {
+	if _, err := os.Stat(fmt.Sprintf("/run/user/%d/bus", os.Getuid())); err == nil || runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("this machine has a session bus at /run/user/UID/bus, or no Secret Service keychain")
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	t.Setenv("PATH", t.TempDir()) // no dbus-launch to autolaunch with, should the check regress
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"lookup", func() error { _, _, err := Lookup("crm"); return err }},
+		{"set", func() error {
+			_, err := defaultStore.set("crm", "sk-test-0123456789", "https://api.example.com")
+			return err
+		}},
+		{"remove", func() error { return defaultStore.remove("crm") }},
+	}
+	for _, tc := range tests {
+		err := tc.call()
+		if err == nil || !strings.Contains(err.Error(), "OS keychain is not available") || !strings.Contains(err.Error(), "no D-Bus session bus") {
+			t.Errorf("%s without a session bus = %v; want the OS keychain unavailable for want of a session bus", tc.name, err)
+		}
 	}
 }
