@@ -2,9 +2,11 @@ package credentials
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -29,7 +31,12 @@ import (
 // What this cannot tell apart, and so does not cover: an API that cuts a
 // key itself at a point the model chooses (the model can then send its guess
 // of exactly that piece), and API bytes right next to a reflected guess that
-// happen to continue the key. See README "Security model".
+// happen to continue the key. In base64 the character at each end of a
+// reflected guess carries bits of the API's bytes too; it counts as the
+// model's whatever those bits are (base64Edges). A whole base64 character of
+// the API's that continues the key is still that coincidence, made likelier
+// (1 in 32, not 1 in 64) by matching base64 without regard to case. See
+// README "Security model".
 //
 // The choke points (stdout, stderr, the audit file) do not do this: they
 // cannot know which bytes the model sent, and would become the oracle.
@@ -240,6 +247,9 @@ func (c *sentWindows) search(sent [][]byte) {
 		for _, v := range variantsOf(str) {
 			scan([]byte(v.text))
 		}
+		for _, e := range base64Edges(str) {
+			scan([]byte(e))
+		}
 		scan([]byte(url.QueryEscape(str)))
 		scan([]byte(url.PathEscape(str)))
 		if j, err := json.Marshal(str); err == nil {
@@ -261,4 +271,64 @@ func (c *sentWindows) all(p []byte, lo, hi int) bool {
 		}
 	}
 	return true
+}
+
+// base64Edges returns the base64 windows at both ends of s, embedded at
+// each alignment in text of the API's own, that no variant of s holds: the
+// character at each end carries bits of s and bits of the bytes next to it,
+// which the API chose. [variantsOf] keeps only the characters that depend
+// on s alone (the cores), so without these a right guess at the last byte
+// made a run one character longer than the model's text, whenever the API's
+// next byte shared its top bits with the key's next byte, and only the right
+// guess came back redacted: an oracle. Each end character is given every
+// value of the bits s does not fix, with the up to 7 core characters next to
+// it; a core too short for that gets both ends at once.
+func base64Edges(s string) []string {
+	var out []string
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		const std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		alpha := std + "+/"
+		if enc == base64.RawURLEncoding {
+			alpha = std + "-_"
+		}
+		for k := range 3 {
+			buf := make([]byte, k+len(s))
+			copy(buf[k:], s)
+			full := enc.EncodeToString(buf) // the bits around s are zero
+			lo, hi := (8*k+5)/6, 8*(k+len(s))/6
+			if lo > hi {
+				continue
+			}
+			core := full[lo:hi]
+			// The end characters' values, each with every choice of the
+			// API's bits; nil where s fills the character alone.
+			var leads, trails []byte
+			if free := 8*k - 6*(lo-1); lo > 0 && free < 6 {
+				v := strings.IndexByte(alpha, full[lo-1])
+				for x := range 1 << free {
+					leads = append(leads, alpha[v|x<<(6-free)])
+				}
+			}
+			if free := 6 - (8*(k+len(s)) - 6*hi); free < 6 && hi < len(full) {
+				v := strings.IndexByte(alpha, full[hi])
+				for x := range 1 << free {
+					trails = append(trails, alpha[v|x])
+				}
+			}
+			for _, c := range leads {
+				out = append(out, string(c)+core[:min(len(core), fragLen-1)])
+			}
+			for _, c := range trails {
+				out = append(out, core[max(0, len(core)-fragLen+1):]+string(c))
+			}
+			if len(core) < fragLen-1 {
+				for _, a := range leads {
+					for _, b := range trails {
+						out = append(out, string(a)+core+string(b))
+					}
+				}
+			}
+		}
+	}
+	return out
 }
