@@ -3,16 +3,20 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,4 +263,208 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("%s: /metrics carries a key, path or argument value", where.name)
 		}
 	}
+}
+
+// roundRobin is a small load balancer: each request goes to the next
+// replica in turn, with no session affinity.
+func roundRobin(t *testing.T, rs []*replica) string {
+	t.Helper()
+	var n atomic.Int64
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			r := rs[int(n.Add(1)-1)%len(rs)]
+			pr.SetURL(&neturl.URL{Scheme: "http", Host: r.addr})
+			pr.Out.Host = r.addr
+		},
+		FlushInterval: -1,
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestFleet runs three replicas on one Redis behind a round-robin proxy
+// (issue 12): the fleet admits exactly a key's rate, an idempotent call
+// reaches the API once whichever replicas it goes through, a confirmation
+// state is single-use across replicas, a revocation reaches every replica
+// within about a second, and Redis going away gives clear refusals and no
+// crash, with recovery when it returns.
+func TestFleet(t *testing.T) {
+	redis := statetest.Start(t)
+	var hits atomic.Int64
+	release := make(chan struct{})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(api.Close)
+	dir := t.TempDir()
+	keysPath := filepath.Join(dir, "keys.json")
+	create := func(args ...string) (id, key string) {
+		t.Helper()
+		out, err := exec.Command(binPath, append([]string{"keys", "create", "--keys", keysPath}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("keys create: %v", err)
+		}
+		key = strings.TrimSpace(string(out))
+		return strings.Split(key, "_")[1], key
+	}
+	_, limited := create("--name", "limited", "--rate", "6/h")
+	agentID, agent := create("--name", "agent")
+	// delete_quote is never replayed, so only the nonce stops a second send.
+	services := `
+services:
+  api:
+    base_url: ` + api.URL + `
+    auth: { type: bearer, env: MCP_API_KEY }
+    allow: ["GET /**", "POST /**", "DELETE /**"]
+tools:
+  - name: delete_quote
+    description: Delete a quote.
+    service: api
+    method: DELETE
+    path: /quotes/{id}
+    idempotency: false
+    input:
+      type: object
+      properties: { id: { type: string } }
+      required: [id]
+`
+	cfgPath := filepath.Join(dir, "services.yaml")
+	if err := os.WriteFile(cfgPath, []byte(services), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"MCP_API_KEY=" + fakeKey, "KEYVEIL_CONFIG=" + cfgPath, "KEYVEIL_KEYS=" + keysPath, "KEYVEIL_STATE=" + redis.URL()}
+	var rs []*replica
+	for range 3 {
+		rs = append(rs, startReplica(t, env))
+	}
+	lb := roundRobin(t, rs)
+	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`
+
+	t.Run("the fleet admits exactly a key's rate", func(t *testing.T) {
+		admitted := 0
+		for range 15 {
+			status, _, _ := fetch(t, "POST", lb+"/mcp", limited, initialize)
+			if status == 200 {
+				admitted++
+			}
+		}
+		if admitted != 6 {
+			t.Errorf("15 requests over 3 replicas with a 6/h key: %d admitted, want 6", admitted)
+		}
+	})
+
+	t.Run("one upstream request for an idempotent call through different replicas", func(t *testing.T) {
+		before := hits.Load()
+		args := map[string]any{"method": "POST", "path": "/slow", "body": map[string]any{"n": 1}}
+		var wg sync.WaitGroup
+		results := make([]*mcp.CallToolResult, 3)
+		for i, r := range rs {
+			cs := mcpClient(t, "http://"+r.addr+"/mcp", agent, "2025-11-25", nil)
+			wg.Go(func() {
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "call_api", Arguments: args})
+				if err != nil {
+					t.Error(err)
+				}
+				results[i] = res
+			})
+		}
+		for hits.Load() == before {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond) // the other two wait on the leader
+		close(release)
+		wg.Wait()
+		// And again later through the round-robin proxy, statelessly.
+		cs := mcpClient(t, lb+"/mcp", agent, mcp.SupportedProtocolVersions()[0], nil)
+		for range 3 {
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "call_api", Arguments: args})
+			if err != nil || res.IsError {
+				t.Fatalf("call through the proxy: %v %v", err, res)
+			}
+		}
+		if got := hits.Load() - before; got != 1 {
+			t.Errorf("6 identical calls through 3 replicas reached the API %d times, want once", got)
+		}
+	})
+
+	t.Run("a confirmation state cannot be replayed on another replica", func(t *testing.T) {
+		before := hits.Load()
+		opts := &mcp.ClientOptions{
+			MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true},
+			ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				return &mcp.ElicitResult{Action: "decline"}, nil
+			},
+		}
+		var css []*mcp.ClientSession
+		for _, r := range rs {
+			css = append(css, mcpClient(t, "http://"+r.addr+"/mcp", agent, mcp.SupportedProtocolVersions()[0], opts))
+		}
+		args := map[string]any{"id": "Q-1"}
+		accept := mcp.InputResponseMap{"confirm": &mcp.ElicitResult{Action: "accept"}}
+		q, err := css[0].CallTool(context.Background(), &mcp.CallToolParams{Name: "delete_quote", Arguments: args})
+		if err != nil || !q.NeedsInput() {
+			t.Fatalf("DELETE: %v, needs input %v; want a confirmation question", err, q != nil && q.NeedsInput())
+		}
+		res, err := css[1].CallTool(context.Background(), &mcp.CallToolParams{Name: "delete_quote", Arguments: args, InputResponses: accept, RequestState: q.RequestState})
+		if err != nil || res.IsError || res.NeedsInput() {
+			t.Fatalf("answer on another replica: %v %v", err, res)
+		}
+		res, err = css[2].CallTool(context.Background(), &mcp.CallToolParams{Name: "delete_quote", Arguments: args, InputResponses: accept, RequestState: q.RequestState})
+		if err != nil || !res.NeedsInput() {
+			t.Errorf("the same state on a third replica: %v, needs input %v; want asked again", err, res != nil && res.NeedsInput())
+		}
+		if got := hits.Load() - before; got != 1 {
+			t.Errorf("the API saw %d DELETEs, want 1", got)
+		}
+	})
+
+	t.Run("Redis going away gives clear errors and no crash, and recovery", func(t *testing.T) {
+		redis.Stop()
+		cs := mcpClient(t, "http://"+rs[0].addr+"/mcp", agent, "2025-11-25", nil)
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "call_api", Arguments: map[string]any{"method": "POST", "path": "/down", "body": map[string]any{}}})
+		if err != nil || !res.IsError || !strings.Contains(fmt.Sprint(res.Content[0]), "shared state (Redis)") {
+			t.Errorf("idempotent write with Redis down: %v %+v; want a refusal naming the shared state", err, res)
+		}
+		status, h, _ := fetch(t, "POST", "http://"+rs[1].addr+"/mcp", limited, initialize)
+		if status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+			t.Errorf("rate-limited key with Redis down: status %d Retry-After %q; want 503 with Retry-After", status, h.Get("Retry-After"))
+		}
+		for _, r := range rs {
+			if status, _, _ := fetch(t, "GET", "http://"+r.addr+"/healthz", "", ""); status != 200 {
+				t.Errorf("replica %s: /healthz %d with Redis down", r.addr, status)
+			}
+		}
+		redis.Restart()
+		res, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "call_api", Arguments: map[string]any{"method": "POST", "path": "/down", "body": map[string]any{}}})
+		if err != nil || res.IsError {
+			t.Errorf("after Redis returned: %v %+v; want sent", err, res)
+		}
+	})
+
+	t.Run("revocation reaches every replica within a second", func(t *testing.T) {
+		if out, err := exec.Command(binPath, "keys", "revoke", agentID, "--keys", keysPath).CombinedOutput(); err != nil {
+			t.Fatalf("keys revoke: %v %s", err, out)
+		}
+		revoked := time.Now()
+		for _, r := range rs {
+			for {
+				status, _, _ := fetch(t, "POST", "http://"+r.addr+"/mcp", agent, initialize)
+				if status == http.StatusUnauthorized {
+					break
+				}
+				// The registry is polled once a second; allow scheduling slack.
+				if time.Since(revoked) > 3*time.Second {
+					t.Fatalf("replica %s still admits a revoked key after %v", r.addr, time.Since(revoked))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		t.Logf("every replica refused the revoked key %v after the revocation", time.Since(revoked).Round(time.Millisecond))
+	})
 }
