@@ -184,6 +184,9 @@ type Service struct {
 	// client cannot (no elicitation): ConfirmFallbackRefuse (also the
 	// zero value) or ConfirmFallbackAllow.
 	ConfirmFallback string `yaml:"confirm_fallback"`
+	// Detect configures the redaction of secrets keyveil does not hold
+	// from this service's results; the zero value: on, with defaults.
+	Detect Detect `yaml:"detect"`
 
 	rules []Rule
 	limit Limit
@@ -318,6 +321,9 @@ func (s *Service) validate() []error {
 		}
 	}
 	errs = append(errs, s.validateGuards()...)
+	if err := s.Detect.validate(); err != nil {
+		add("detect", err)
+	}
 	if s.ScopesEnv != "" {
 		if err := checkEnvName("scopes_env", s.ScopesEnv); err != nil {
 			add("scopes_env", err)

@@ -68,7 +68,7 @@ func New(opts *Options) (*Detector, error) {
 	known := Kinds()
 	for _, k := range o.Disable {
 		if k != "all" && !slices.Contains(known, k) {
-			return nil, fmt.Errorf("detect.disable: unknown kind %q; known kinds: all, %s", k, strings.Join(known, ", "))
+			return nil, fmt.Errorf("detect.disable: unknown kind %s; known kinds: all, %s", safeQuote(k), strings.Join(known, ", "))
 		}
 	}
 	d.urls = !slices.Contains(o.Disable, "all") && !slices.Contains(o.Disable, urlPasswordKind)
@@ -92,7 +92,7 @@ func New(opts *Options) (*Detector, error) {
 	for _, f := range o.RemoveFields {
 		n := normalise(f)
 		if !d.fields[n] {
-			return nil, fmt.Errorf("detect.fields remove: %q is not a default field name; the defaults are %s", f, strings.Join(DefaultFields, ", "))
+			return nil, fmt.Errorf("detect.remove_fields: %s is not a default field name; the defaults are %s", safeQuote(f), strings.Join(DefaultFields, ", "))
 		}
 		delete(d.fields, n)
 	}
@@ -100,14 +100,14 @@ func New(opts *Options) (*Detector, error) {
 		if isPath(f) {
 			p, err := parsePath(f)
 			if err != nil {
-				return nil, fmt.Errorf("detect.fields %q: %w", f, err)
+				return nil, fmt.Errorf("detect.fields %s: %w", safeQuote(f), err)
 			}
 			d.paths = append(d.paths, p)
 			continue
 		}
 		n := normalise(f)
 		if len(n) < 3 {
-			return nil, fmt.Errorf("detect.fields %q: a field name needs at least 3 letters or digits", f)
+			return nil, fmt.Errorf("detect.fields %s: a field name needs at least 3 letters or digits", safeQuote(f))
 		}
 		d.fields[n] = true
 	}
@@ -150,9 +150,20 @@ func Kinds() []string {
 
 var kindPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 
+// safeQuote quotes a services-file value in an error only when it is
+// short and plain: a key pasted into the wrong place must not be echoed
+// into logs.
+func safeQuote(s string) string {
+	plain := regexp.MustCompile(`^[A-Za-z0-9_.*\[\] -]{1,40}$`).MatchString(s)
+	if !plain || (len(s) >= 16 && mixed([]byte(s))) {
+		return "(a value not shown)"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
 func customRule(cr Rule) (rule, error) {
 	if !kindPattern.MatchString(cr.Kind) {
-		return rule{}, fmt.Errorf("kind %q: use 1 to 40 lower-case letters, digits and dashes", cr.Kind)
+		return rule{}, fmt.Errorf("kind %s: use 1 to 40 lower-case letters, digits and dashes", safeQuote(cr.Kind))
 	}
 	if len(cr.Prefix) < minAnchor {
 		return rule{}, fmt.Errorf("prefix of %s: give at least %d bytes, so that the prefilter stays selective", cr.Kind, minAnchor)

@@ -41,7 +41,10 @@ type Record struct {
 	IdempotencyKey string    `json:"idempotency_key,omitempty"` // the idempotency header value sent (or replayed)
 	Confirmation   string    `json:"confirmation,omitempty"`    // requested, accepted, declined, cancelled, unavailable, fallback_allowed
 	RetryAfter     float64   `json:"retry_after,omitempty"`     // seconds, for refused:rate and upstream 429/503
-	Error          string    `json:"error,omitempty"`           // the public message, shortened
+	// Redacted counts the secrets keyveil does not hold that were
+	// redacted from the result, by kind ("github-token": 2); never a value.
+	Redacted map[string]int `json:"redacted,omitempty"`
+	Error    string         `json:"error,omitempty"` // the public message, shortened
 }
 
 // Auditor writes records as JSON lines. It is safe for concurrent use: each

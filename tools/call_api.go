@@ -224,7 +224,7 @@ func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp
 	}
 	defer resp.Body.Close()
 	rec.Status = resp.StatusCode
-	up, err := d.readUpstream(resp, svc.MaxResponseBytes, sent)
+	up, err := d.readUpstream(resp, svc.MaxResponseBytes, sent, &upstreamHooks{detect: d.detectHook(svc, rec)})
 	rec.ResponseBytes = up.read
 	if err != nil {
 		return d.networkFailure(rec, svc, err)

@@ -70,6 +70,8 @@ type Deps struct {
 	// every Deps of a process so limits hold for all sessions together;
 	// nil: Register (or All) makes one for its own tools.
 	Guards *Guards
+
+	detectors *detectors // made by withDefaults, shared by copies
 }
 
 // withDefaults returns a copy of d with nil fields replaced by their
@@ -110,6 +112,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.Guards == nil {
 		d.Guards = NewGuards()
+	}
+	if d.detectors == nil {
+		d.detectors = newDetectors()
 	}
 	return d
 }

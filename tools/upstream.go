@@ -41,9 +41,13 @@ type upstreamResponse struct {
 	read      int64 // body bytes read, at most the cap
 }
 
-// readUpstream runs the pipeline above on resp for a call that sent sent.
-// It returns the read error, if any, with what was read so far counted.
-func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte) (upstreamResponse, error) {
+// readUpstream runs the pipeline above on resp for a call that sent sent,
+// with the call's hooks (nil: none). It returns the read error, if any,
+// with what was read so far counted.
+func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte, hooks *upstreamHooks) (upstreamResponse, error) {
+	if hooks == nil {
+		hooks = &upstreamHooks{}
+	}
 	var u upstreamResponse
 	// 1. The window, plus one byte to know whether there is more.
 	window := limit + int64(d.Lookahead())
@@ -57,6 +61,12 @@ func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte) (ups
 		data = data[:window]
 	}
 	u.headers = d.responseHeaders(resp.Header, sent)
+	if hooks.detect != nil {
+		// A Location can carry a password in its URL.
+		for name, v := range u.headers {
+			u.headers[name] = string(hooks.detect([]byte(v)))
+		}
+	}
 	contentType := resp.Header.Get("Content-Type")
 	// 1b. Text in another charset becomes UTF-8 (charset.go).
 	data = d.bodyToUTF8(contentType, data, sent)
@@ -73,7 +83,11 @@ func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte) (ups
 	}
 	// 2. Redact what keyveil holds.
 	data = d.RedactUpstream(data, sent)
-	// 3, 4: detection and jq go here, on redacted text.
+	// 3. Detect secrets keyveil does not hold.
+	if hooks.detect != nil {
+		data = hooks.detect(data)
+	}
+	// 4: jq goes here, on redacted text.
 	// 5. Cut.
 	if more || int64(len(data)) > limit {
 		n := d.Cut(data, int(min(limit, int64(len(data)))), sent)
