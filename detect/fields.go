@@ -103,14 +103,22 @@ func (d *Detector) field(text []byte, at int, anchor string) (int, int, bool) {
 		}
 		s := i + 2
 		e := endEscapedString(text, s)
-		return s, e, e > s
+		return s, e, e > s && !redacted(text[s:e])
 	}
 	if i >= len(text) || text[i] != '"' {
 		return 0, 0, false
 	}
 	s := i + 1
 	e := endString(text, s)
-	return s, e, e > s
+	return s, e, e > s && !redacted(text[s:e])
+}
+
+// redacted reports whether a value already holds a marker: the
+// credentials Redactor, which runs first, has replaced a key keyveil holds
+// there ("Bearer [REDACTED:MCP_API_KEY]"), and its marker says more than
+// this one would.
+func redacted(v []byte) bool {
+	return bytes.Contains(v, []byte("[REDACTED:"))
 }
 
 func skipSpace(text []byte, i int) int {
