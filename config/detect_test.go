@@ -66,3 +66,32 @@ func TestDetectErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestResponseErrors(t *testing.T) {
+	t.Parallel()
+	const head = "services:\n  crm:\n    base_url: https://c.example\n    auth: {type: none}\n" +
+		"tools:\n  - name: t1\n    description: Do it.\n    service: crm\n    method: GET\n    path: /x\n"
+	tests := []struct {
+		name, body string
+		line       int
+		want       string
+	}{
+		{"jq does not parse", head + "    response: {jq: \".[\"}\n", 11, "response.jq does not parse"},
+		{"jq does not compile", head + "    response: {jq: nosuch}\n", 11, "response.jq does not compile"},
+		{"schema without jq", head + "    response: {schema: {type: object}}\n", 11, "add jq or remove schema"},
+		{"unknown key", head + "    response: {filter: .}\n", 11, `unknown key "filter"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := writeFile(t, tc.body)
+			_, err := Load(p, lookupMap(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load(%q) error = %v, want one containing %q", tc.body, err, tc.want)
+			}
+			if prefix := p + ":" + strconv.Itoa(tc.line) + ":"; !strings.HasPrefix(err.Error(), prefix) {
+				t.Errorf("Load(%q) error = %q, want prefix %q", tc.body, err, prefix)
+			}
+		})
+	}
+}

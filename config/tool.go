@@ -117,6 +117,9 @@ type Tool struct {
 	// query string for GET, HEAD and DELETE, else into the JSON object
 	// body. See [Tool.Where].
 	Mapping map[string]Mapping `yaml:"mapping"`
+	// Response shapes what the tool returns; the zero value: the body as
+	// the API sent it.
+	Response Response `yaml:"response"`
 	// Origin says where the tool was declared, for messages and keyveil
 	// check: "keyveil.yaml:12" or "github.json: operation issues/create".
 	Origin string `yaml:"-"`
@@ -363,6 +366,9 @@ func (c *Config) validateTool(t *Tool, resolve bool) []error {
 	}
 	if (whole > 0 || t.hasBodyInput()) && (t.Method == "GET" || t.Method == "HEAD") {
 		add("mapping", fmt.Errorf("%s requests have no body; map the inputs to path, query or header", t.Method))
+	}
+	if err := t.Response.validate(); err != nil {
+		add("response", err)
 	}
 	return errs
 }

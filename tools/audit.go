@@ -20,6 +20,9 @@ const (
 	outcomeHTTPError    = "http_error"
 	outcomeNetworkError = "network_error"
 	outcomeRefused      = "refused:"
+	// outcomeJQError: the call was sent and answered, but its jq filter
+	// could not be applied (body not JSON, filter error, time or size).
+	outcomeJQError = "jq_error"
 )
 
 // Record is one audit line: who was called, how, and how it ended. It holds

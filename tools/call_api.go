@@ -36,6 +36,8 @@ type callInput struct {
 	Body    json.RawMessage
 	// IdempotencyKey is the optional idempotency_key argument.
 	IdempotencyKey string
+	// JQ is the optional jq filter for the response body.
+	JQ string
 	// Args are the arguments as given, idempotency_key left out: what an
 	// identical call repeats and a confirmation is bound to.
 	Args map[string]json.RawMessage
@@ -69,6 +71,7 @@ func callAPITool(d Deps) Tool {
 			anyOfTypes("A value, or several values for a repeated parameter.", typed("string", ""), arrayOf("", typed("string", ""))))},
 		prop{"headers", mapOf("Extra request headers, name to value. Credential headers (Authorization, Cookie, the service's key header) and connection headers are refused: keyveil attaches the key itself.", typed("string", ""))},
 		prop{"body", anyJSON("The request body. A JSON object, array, number or boolean is sent as JSON (Content-Type application/json); a string is sent as is (Content-Type text/plain unless headers set one). Leave it out, or null, for no body.")},
+		prop{jqArg, typed("string", jqArgDesc)},
 	)
 	if !readOnly {
 		in = withIdempotencyKey(in)
@@ -82,6 +85,7 @@ func callAPITool(d Deps) Tool {
 			"you never see or send one. The path is appended to the service's base URL and may not leave it; " +
 			"the method and path must match one of the service's allow rules. The result is " +
 			"{status, headers, body, truncated}, with body parsed when the response is JSON. " +
+			jqSentence + " " +
 			"isError is set for HTTP status 400 and above and for refused calls, whose message says what to change.",
 		InputSchema:  in,
 		OutputSchema: out,
@@ -160,6 +164,15 @@ func (d Deps) callAPI(ctx context.Context, mreq *mcp.CallToolRequest, rec *Recor
 	if methodOverrideBody(in.Body) {
 		return d.refused(rec, refuse(reasonBody, "the body sets %s, which %s; remove it", config.MethodOverrideParam, whyMethodParam))
 	}
+	var filter *jqFilter
+	if in.JQ != "" {
+		// Compiled before anything is sent: a bad filter costs no request.
+		f, err := compileJQ(in.JQ)
+		if err != nil {
+			return d.refused(rec, refuse(reasonInput, "%v; the request was not sent", err))
+		}
+		filter = f
+	}
 
 	header := http.Header{}
 	for name, value := range in.Headers {
@@ -189,6 +202,7 @@ func (d Deps) callAPI(ctx context.Context, mreq *mcp.CallToolRequest, rec *Recor
 		fallbackWhere: "the " + svc.Name + " service",
 		idempotent:    idem,
 		window:        window,
+		jq:            filter,
 	}, req, rec)
 }
 
@@ -216,7 +230,7 @@ func newRequest(ctx context.Context, svc config.Service, method, rel, query stri
 // callResult), filling rec. The caller bounds req's context with the
 // service's timeout. call_api and every declared operation end here, so
 // their results and audit lines have one shape.
-func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp.CallToolResult {
+func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request, filter *jqFilter) *mcp.CallToolResult {
 	sent := sentTexts(req, svc) // before Do, which consumes the body
 	resp, err := d.Client.Do(req)
 	if err != nil {
@@ -224,10 +238,18 @@ func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request) *mcp
 	}
 	defer resp.Body.Close()
 	rec.Status = resp.StatusCode
-	up, err := d.readUpstream(resp, svc.MaxResponseBytes, sent, &upstreamHooks{detect: d.detectHook(svc, rec)})
+	up, err := d.readUpstream(req.Context(), resp, svc.MaxResponseBytes, sent, &upstreamHooks{detect: d.detectHook(svc, rec), jq: filter})
 	rec.ResponseBytes = up.read
 	if err != nil {
 		return d.networkFailure(rec, svc, err)
+	}
+	if up.jqErr != nil {
+		// The request was sent and answered: say so, with the status, and
+		// show nothing unfiltered in place of what the filter would give.
+		msg := fmt.Sprintf("the %s service answered HTTP %d, but %s", svc.Name, resp.StatusCode, strings.TrimPrefix(up.jqErr.Error(), errJQ.Error()+": "))
+		rec.Outcome = outcomeJQError
+		rec.Error = msg
+		return d.errorResult(msg)
 	}
 
 	result := callResult{
@@ -297,7 +319,7 @@ func (d Deps) networkFailure(rec *Record, svc config.Service, err error) *mcp.Ca
 	return d.errorResult(perr.Error())
 }
 
-var inputFields = []string{"service", "method", "path", "query", "headers", "body", idempotencyArg}
+var inputFields = []string{"service", "method", "path", "query", "headers", "body", jqArg, idempotencyArg}
 
 func parseCallInput(args json.RawMessage) (callInput, *refusal) {
 	var in callInput
@@ -323,7 +345,7 @@ func parseCallInput(args json.RawMessage) (callInput, *refusal) {
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"service", &in.Service}, {"method", &in.Method}, {"path", &in.Path}} {
+	}{{"service", &in.Service}, {"method", &in.Method}, {"path", &in.Path}, {jqArg, &in.JQ}} {
 		if r := str(f.name, f.dst); r != nil {
 			return in, r
 		}

@@ -45,6 +45,8 @@ func (d Deps) detector(svc config.Service) *detect.Detector {
 type upstreamHooks struct {
 	// detect redacts secrets keyveil does not hold; nil: none.
 	detect func([]byte) []byte
+	// jq shapes a JSON body, after detect; nil: none.
+	jq *jqFilter
 }
 
 // detectHook returns the detection step for svc, which adds the counts by

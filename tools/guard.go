@@ -50,6 +50,7 @@ type guardedCall struct {
 	idempotent bool          // send a key and replay identical calls
 	window     time.Duration // how long results replay
 	toolLimit  config.Limit  // the tool's own rate limit; zero: none
+	jq         *jqFilter     // shapes the body; nil: none
 
 	binding [32]byte // filled by send
 }
@@ -148,7 +149,7 @@ func (d Deps) guardAndSend(ctx context.Context, mreq *mcp.CallToolRequest, c *gu
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), c.svc.Timeout)
 	defer cancel()
-	return d.roundTrip(rec, c.svc, req.WithContext(ctx)), true
+	return d.roundTrip(rec, c.svc, req.WithContext(ctx), c.jq), true
 }
 
 // idempotencyFor reports whether a call of method to svc (with the tool's

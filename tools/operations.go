@@ -51,6 +51,7 @@ type operation struct {
 	idempotent bool          // sends an idempotency key, replays identical calls (idempotency.go)
 	window     time.Duration // how long results replay
 	offersKey  bool          // idempotency_key is offered (idempotent, and not an input of its own)
+	jq         *jqFilter     // the tool's response.jq; nil: none
 
 	once       sync.Once
 	input      *jsonschema.Resolved
@@ -98,6 +99,14 @@ func newOperation(t config.Tool, svc config.Service) *operation {
 	op.idempotent, op.window = idempotencyFor(svc, t.Method, on, t.IdempotencyWindow)
 	_, declared := t.Input.Properties[idempotencyArg]
 	op.offersKey = op.idempotent && !declared
+	if t.Response.JQ != "" {
+		// config.Load compiled it the same way; failing here is a bug.
+		f, err := compileJQ(t.Response.JQ)
+		if err != nil {
+			panic(fmt.Sprintf("tools: tool %s: %v", t.Name, err))
+		}
+		op.jq = f
+	}
 	return op
 }
 
@@ -139,7 +148,7 @@ func (op *operation) definition() *mcp.Tool {
 		Title:        t.Annotations.Title,
 		Description:  t.Description,
 		InputSchema:  op.inputSchema(),
-		OutputSchema: resultSchema(),
+		OutputSchema: op.outputSchema(),
 		Annotations: &mcp.ToolAnnotations{
 			Title:           t.Annotations.Title,
 			ReadOnlyHint:    t.ReadOnly(),
@@ -148,6 +157,25 @@ func (op *operation) definition() *mcp.Tool {
 			OpenWorldHint:   ptr(t.OpenWorld()),
 		},
 	}
+}
+
+// outputSchema is call_api's result shape, with the body as the tool's
+// response.jq shapes it when it has one.
+func (op *operation) outputSchema() any {
+	r := op.tool.Response
+	if r.JQ == "" {
+		return resultSchema()
+	}
+	s := callResultSchema()
+	body := r.Schema
+	if body == nil {
+		body = anyJSON("")
+	} else {
+		body = body.CloneSchemas()
+	}
+	body.Description = strings.TrimSpace(body.Description + " The response body shaped by the jq filter " + shorten(r.JQ, 200) + ".")
+	s.Properties["body"] = body
+	return s
 }
 
 // inputSchema is the declared input, with idempotency_key when offered.
@@ -198,6 +226,7 @@ func (d Deps) callOperation(ctx context.Context, op *operation, mreq *mcp.CallTo
 		idempotent:    op.idempotent,
 		window:        op.window,
 		toolLimit:     t.Limit(),
+		jq:            op.jq,
 	}, req, rec)
 }
 

@@ -46,7 +46,7 @@ func listServicesTool(d Deps) Tool {
 		Title: "List API services",
 		Description: "List the HTTP APIs that call_api can reach: each service's name, base URL, " +
 			"auth scheme, allow rules and docs, and whether keyveil is in read-only mode. " +
-			"Call this first to learn which paths and methods are allowed. Keys are never shown.",
+			"Call this first to learn which paths and methods are allowed. Keys are never shown. " + jqSentence,
 		InputSchema:  object("No arguments.", nil),
 		OutputSchema: out,
 		Annotations: &mcp.ToolAnnotations{

@@ -2,7 +2,9 @@ package tools
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -39,20 +41,27 @@ type upstreamResponse struct {
 	body      any
 	truncated bool
 	read      int64 // body bytes read, at most the cap
+	jqErr     error // the jq filter could not run or failed; body is empty then
 }
 
 // readUpstream runs the pipeline above on resp for a call that sent sent,
 // with the call's hooks (nil: none). It returns the read error, if any,
 // with what was read so far counted.
-func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte, hooks *upstreamHooks) (upstreamResponse, error) {
+func (d Deps) readUpstream(ctx context.Context, resp *http.Response, limit int64, sent [][]byte, hooks *upstreamHooks) (upstreamResponse, error) {
 	if hooks == nil {
 		hooks = &upstreamHooks{}
 	}
 	var u upstreamResponse
-	// 1. The window, plus one byte to know whether there is more.
-	window := limit + int64(d.Lookahead())
+	// 1. The window, plus one byte to know whether there is more. A
+	// filter needs the whole document, so a call with one reads more; its
+	// output is cut at limit below like any body.
+	readLimit := limit
+	if hooks.jq != nil {
+		readLimit = max(limit, jqReadLimit)
+	}
+	window := readLimit + int64(d.Lookahead())
 	data, err := io.ReadAll(io.LimitReader(resp.Body, window+1))
-	u.read = min(int64(len(data)), limit)
+	u.read = min(int64(len(data)), readLimit)
 	if err != nil {
 		return u, err
 	}
@@ -78,6 +87,9 @@ func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte, hook
 			size = u.read
 		}
 		u.body = binaryBody{Binary: true, ContentType: d.upstreamString(contentType, sent), Size: size}
+		if hooks.jq != nil {
+			u.jqErr = fmt.Errorf("%w: the response body is binary (%s), so the jq filter was not applied", errJQ, d.upstreamShort(contentType, 60, sent))
+		}
 		u.truncated = more || int64(len(data)) > limit
 		return u, nil
 	}
@@ -87,7 +99,19 @@ func (d Deps) readUpstream(resp *http.Response, limit int64, sent [][]byte, hook
 	if hooks.detect != nil {
 		data = hooks.detect(data)
 	}
-	// 4: jq goes here, on redacted text.
+	// 4. jq, on redacted text only, and only on a whole JSON document.
+	if hooks.jq != nil {
+		if more || kind != kindJSON {
+			u.jqErr = fmt.Errorf("%w: the response body is not a complete JSON document (over %d bytes, or not JSON), so the jq filter was not applied", errJQ, readLimit)
+			return u, nil
+		}
+		out, err := hooks.jq.run(ctx, data, int(limit))
+		if err != nil {
+			u.jqErr = err
+			return u, nil
+		}
+		data = out
+	}
 	// 5. Cut.
 	if more || int64(len(data)) > limit {
 		n := d.Cut(data, int(min(limit, int64(len(data)))), sent)
