@@ -184,6 +184,9 @@ type Service struct {
 	// client cannot (no elicitation): ConfirmFallbackRefuse (also the
 	// zero value) or ConfirmFallbackAllow.
 	ConfirmFallback string `yaml:"confirm_fallback"`
+	// Schema is how an OpenAPI import describes its tools: SchemaCompact
+	// (also the zero value) or SchemaFull.
+	Schema string `yaml:"schema"`
 	// Detect configures the redaction of secrets keyveil does not hold
 	// from this service's results; the zero value: on, with defaults.
 	Detect Detect `yaml:"detect"`
@@ -323,6 +326,11 @@ func (s *Service) validate() []error {
 	errs = append(errs, s.validateGuards()...)
 	if err := s.Detect.validate(); err != nil {
 		add("detect", err)
+	}
+	switch s.Schema {
+	case "", SchemaCompact, SchemaFull:
+	default:
+		add("schema", fmt.Errorf("schema must be %s (the default: short descriptions, nested bodies summarised) or %s (everything the OpenAPI document says)", SchemaCompact, SchemaFull))
 	}
 	if s.ScopesEnv != "" {
 		if err := checkEnvName("scopes_env", s.ScopesEnv); err != nil {

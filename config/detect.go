@@ -4,6 +4,12 @@ import (
 	"github.com/keyveil/keyveil/detect"
 )
 
+// Values of [Service.Schema].
+const (
+	SchemaCompact = "compact"
+	SchemaFull    = "full"
+)
+
 // Detect configures, per service, the detection of secrets keyveil does
 // not hold in the service's results (package detect). The zero value is
 // detection on with every built-in rule and the default field names.

@@ -120,6 +120,9 @@ type Tool struct {
 	// Response shapes what the tool returns; the zero value: the body as
 	// the API sent it.
 	Response Response `yaml:"response"`
+	// Compact is set by the openapi package on a tool it imported with
+	// compact schemas; tools then lists a compact output schema too.
+	Compact bool `yaml:"-"`
 	// Origin says where the tool was declared, for messages and keyveil
 	// check: "keyveil.yaml:12" or "github.json: operation issues/create".
 	Origin string `yaml:"-"`

@@ -23,7 +23,7 @@ import (
 // and cached tools pass config's validation again like fresh ones.
 
 // cacheVersion changes whenever the conversion changes what it produces.
-const cacheVersion = "keyveil-openapi-cache-2"
+const cacheVersion = "keyveil-openapi-cache-3" // 3: compact schemas
 
 // cacheEntry is one cached import.
 type cacheEntry struct {

@@ -62,7 +62,7 @@ func TestRefFanOut(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	tools, skipped, err := load("one.yaml").Tools(Options{Service: "api", Operations: []string{"*"}})
+	tools, skipped, err := load("one.yaml").Tools(Options{Service: "api", Operations: []string{"*"}, Full: true})
 	runtime.ReadMemStats(&after)
 	if err != nil || len(tools) != 0 || len(skipped) != 1 || !skipped[0].Warn || !strings.Contains(skipped[0].Reason, "expands to more than 128 KiB") {
 		t.Errorf("Tools(*) of one.yaml = %d tools, skipped %+v, %v; want op0 skipped with a warning", len(tools), skipped, err)
@@ -71,13 +71,13 @@ func TestRefFanOut(t *testing.T) {
 		t.Errorf("Tools(*) of one.yaml allocated %d MiB, want under 32 MiB", got>>20)
 	}
 
-	if _, _, err := load("one.yaml").Tools(Options{Service: "api", Operations: []string{"op0"}}); err == nil || !strings.Contains(err.Error(), "operation op0 cannot be a tool: its input schema expands") {
+	if _, _, err := load("one.yaml").Tools(Options{Service: "api", Operations: []string{"op0"}, Full: true}); err == nil || !strings.Contains(err.Error(), "operation op0 cannot be a tool: its input schema expands") {
 		t.Errorf("Tools(op0) of one.yaml error = %v, want op0 refused by name", err)
 	}
-	if _, _, err := load("many.yaml").Tools(Options{Service: "api", Operations: []string{"*"}}); err == nil || !strings.Contains(err.Error(), "come to more than 1 MiB") {
+	if _, _, err := load("many.yaml").Tools(Options{Service: "api", Operations: []string{"*"}, Full: true}); err == nil || !strings.Contains(err.Error(), "come to more than 1 MiB") {
 		t.Errorf("Tools(*) of many.yaml error = %v, want the per-document bound", err)
 	}
-	if tools, skipped, err := load("fine.yaml").Tools(Options{Service: "api", Operations: []string{"*"}}); err != nil || len(tools) != 3 || len(skipped) != 0 {
+	if tools, skipped, err := load("fine.yaml").Tools(Options{Service: "api", Operations: []string{"*"}, Full: true}); err != nil || len(tools) != 3 || len(skipped) != 0 {
 		t.Errorf("Tools(*) of fine.yaml = %d tools, %v, %v; want 3 tools", len(tools), skipped, err)
 	}
 }
@@ -91,7 +91,7 @@ func TestExpandWarnsFanOut(t *testing.T) {
 		cache := t.TempDir()
 		var warns []string
 		for range 2 { // the second run reads the cache
-			_, w, hit, save, err := importTools(filepath.Join(dir, "one.yaml"), cache, Options{Service: "api", Operations: []string{"*"}})
+			_, w, hit, save, err := importTools(filepath.Join(dir, "one.yaml"), cache, Options{Service: "api", Operations: []string{"*"}, Full: true})
 			if err != nil {
 				t.Fatal(err)
 			}

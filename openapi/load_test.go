@@ -36,7 +36,7 @@ func importAll(t *testing.T, path string) (*Document, map[string]config.Tool) {
 	if err != nil {
 		t.Fatalf("Load(%s): %v", filepath.Base(path), err)
 	}
-	tools, _, err := doc.Tools(Options{Service: "api", Operations: []string{"*"}})
+	tools, _, err := doc.Tools(Options{Service: "api", Operations: []string{"*"}, Full: true})
 	if err != nil {
 		t.Fatalf("Tools(*): %v", err)
 	}

@@ -66,6 +66,9 @@ type Options struct {
 	Operations []string
 	// Taken are tool names already in use; generated names avoid them.
 	Taken []string
+	// Full keeps whole descriptions and deep schemas (a service's
+	// schema: full); false: compact tools (see compactDepth).
+	Full bool
 }
 
 // Skipped is an operation a selection matched but that cannot be a tool,
@@ -98,7 +101,7 @@ func (d *Document) Tools(opts Options) (tools []config.Tool, skipped []Skipped, 
 	var errs []error
 	budget := baseDocSchema + docSchemaRate*d.size
 	for _, o := range chosen {
-		cv := newConverter()
+		cv := newConverter(!opts.Full)
 		t, why := d.tool(o, opts, cv)
 		if budget -= cv.used(); budget < 0 {
 			return nil, nil, fmt.Errorf("%s: the input schemas of the tools up to operation %s come to more than %d MiB, far more than the document holds (its $refs fan out); select fewer operations", d.path, o.id(), (baseDocSchema+docSchemaRate*d.size)>>20)
@@ -184,7 +187,7 @@ func (d *Document) tool(o operation, opts Options, cv *converter) (config.Tool, 
 		Service:     opts.Service,
 		Method:      o.method,
 		Path:        o.path,
-		Description: describeOp(o),
+		Description: describeOp(o, !opts.Full),
 		Mapping:     map[string]config.Mapping{},
 		Origin:      fmt.Sprintf("%s: operation %s", filepath.Base(d.path), o.id()),
 	}
@@ -241,7 +244,7 @@ func (d *Document) tool(o operation, opts Options, cv *converter) (config.Tool, 
 		if p.in == "path" {
 			s = pathScalar(s)
 		}
-		if desc := trimText(p.description, maxPropDescription); desc != "" {
+		if desc := cv.text(p.description, maxPropDescription); desc != "" {
 			s.Description = desc
 		}
 		if p.deprecated {
@@ -268,6 +271,7 @@ func (d *Document) tool(o operation, opts Options, cv *converter) (config.Tool, 
 		in.Required = nil
 	}
 	t.Input = in
+	t.Compact = !opts.Full
 	if o.op.deprecated {
 		t.Description = "Deprecated. " + t.Description
 	}
@@ -336,7 +340,7 @@ func (d *Document) body(o operation, in *jsonschema.Schema, used map[string]bool
 	for i := 2; used[name]; i++ {
 		name = fmt.Sprintf("request_body_%d", i)
 	}
-	if desc := trimText(rb.description, maxPropDescription); desc != "" && s.Description == "" {
+	if desc := cv.text(rb.description, maxPropDescription); desc != "" && s.Description == "" {
 		s.Description = desc
 	}
 	in.Properties[name] = s
@@ -419,7 +423,7 @@ func Expand(cfg *config.Config, opts *ExpandOptions) error {
 		for _, t := range cfg.Tools {
 			taken = append(taken, t.Name)
 		}
-		tools, warns, cached, save, err := importTools(p, dir, Options{Service: s.Name, Auth: s.Auth, Operations: s.Operations, Taken: taken})
+		tools, warns, cached, save, err := importTools(p, dir, Options{Service: s.Name, Auth: s.Auth, Operations: s.Operations, Taken: taken, Full: s.Schema == config.SchemaFull})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", s.Name, err))
 			continue

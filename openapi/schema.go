@@ -20,6 +20,39 @@ const (
 	maxPropDescription = 300  // a property's description
 )
 
+// Limits of a compact schema (the default; a service's schema: full turns
+// them off). tools/list is paid for in tokens by every session before the
+// first call, and GitHub's operations averaged 3.6 KB each in full. A
+// compact tool keeps what helps choose and call it: the first sentence of
+// each description, every type, enum, format, pattern and bound (so that
+// it accepts exactly the arguments the full one does, down to the depth
+// it shows), and past compactDepth the type alone with a pointer to the
+// documentation.
+const (
+	compactDepth           = 3
+	compactDescription     = 160
+	compactPropDescription = 80
+	// deepNote replaces a compact schema's fields past compactDepth.
+	deepNote = "Nested value; its fields are in the API's documentation (see list_services docs)."
+)
+
+// markdownLink matches [text](url), which compact text keeps as text.
+var markdownLink = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+
+// compactText keeps the first sentence of s's first paragraph, without
+// Markdown links' URLs, in at most n bytes.
+func compactText(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "\n\n"); i >= 0 {
+		s = s[:i]
+	}
+	s = oneLine(markdownLink.ReplaceAllString(s, "$1"))
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	return trimText(s, n)
+}
+
 // Bounds on the size of what the conversion produces, in cost units of
 // about a byte of the tools/list JSON each (see charge). A $ref'd schema is
 // written out wherever it is used, so a small document whose schemas each
@@ -43,13 +76,22 @@ const (
 // oneOf relaxed to anyOf so that overlapping branches do not reject valid
 // input.
 type converter struct {
-	stack map[*schema]bool // schemas being converted: a cycle
-	left  int              // cost units left for this tool (maxToolSchema at the start)
-	over  bool             // the budget ran out: the schema is cut and the tool refused
+	compact bool             // compact schemas (see compactDepth)
+	stack   map[*schema]bool // schemas being converted: a cycle
+	left    int              // cost units left for this tool (maxToolSchema at the start)
+	over    bool             // the budget ran out: the schema is cut and the tool refused
 }
 
-func newConverter() *converter {
-	return &converter{stack: map[*schema]bool{}, left: maxToolSchema}
+func newConverter(compact bool) *converter {
+	return &converter{compact: compact, stack: map[*schema]bool{}, left: maxToolSchema}
+}
+
+// text trims a description the way the converter's mode asks.
+func (c *converter) text(s string, n int) string {
+	if c.compact {
+		return compactText(s, min(n, compactPropDescription))
+	}
+	return trimText(s, n)
 }
 
 // used returns the cost units the converter has spent.
@@ -94,9 +136,15 @@ func (c *converter) convert(src *schema, depth int, request bool) *jsonschema.Sc
 	if !c.charge(src) {
 		return &jsonschema.Schema{Type: "object"} // the tool is refused; any cheap value will do
 	}
-	if c.stack[src] || depth >= maxDepth {
+	// A compact schema summarises containers past compactDepth; scalars
+	// there cost little and keep their constraints.
+	deep := c.compact && depth >= compactDepth && (len(src.props) > 0 || src.items != nil || src.addl != nil)
+	if c.stack[src] || depth >= maxDepth || deep {
 		s := typeOnly(src)
-		s.Description = trimText(src.description, maxPropDescription)
+		s.Description = c.text(src.description, maxPropDescription)
+		if c.compact && (len(src.props) > 0 || src.items != nil) {
+			s.Description = strings.TrimSpace(s.Description + " " + deepNote)
+		}
 		if s.Description == "" {
 			s.Description = "Nested value; see the API's documentation for its fields."
 		}
@@ -107,7 +155,7 @@ func (c *converter) convert(src *schema, depth int, request bool) *jsonschema.Sc
 
 	s := &jsonschema.Schema{
 		Title:       trimText(src.title, 120),
-		Description: trimText(src.description, maxPropDescription),
+		Description: c.text(src.description, maxPropDescription),
 		Format:      src.format,
 		Deprecated:  src.deprecated,
 		UniqueItems: src.uniqueItems,
@@ -155,7 +203,12 @@ func (c *converter) convert(src *schema, depth int, request bool) *jsonschema.Sc
 		v := src.cnst
 		s.Const = &v
 	}
-	if src.deflt != nil {
+	if c.compact {
+		// A title repeats the property's name; a default the API applies
+		// anyway. Neither constrains what is accepted.
+		s.Title = ""
+	}
+	if src.deflt != nil && !c.compact {
 		if b, err := json.Marshal(src.deflt); err == nil {
 			s.Default = b
 		}
@@ -263,7 +316,7 @@ func intPtr(u uint64) *int {
 
 // describeOp builds a tool's description from the operation's summary
 // and description, trimmed to a length a model reads in full.
-func describeOp(o operation) string {
+func describeOp(o operation, compact bool) string {
 	sum := strings.TrimSpace(o.op.summary)
 	desc := strings.TrimSpace(o.op.description)
 	var text string
@@ -277,6 +330,9 @@ func describeOp(o operation) string {
 		text = sum
 	default:
 		text = fmt.Sprintf("%s %s", o.method, o.path)
+	}
+	if compact {
+		return compactText(text, compactDescription)
 	}
 	return trimText(text, maxDescription)
 }

@@ -134,6 +134,24 @@ func (op *operation) resolve() error {
 	return op.resolveErr
 }
 
+// annotationTitle is the title annotation: none for a compact tool, whose
+// title field already says it.
+func annotationTitle(t config.Tool) string {
+	if t.Compact {
+		return ""
+	}
+	return t.Annotations.Title
+}
+
+// compactResultSchema is the output schema of tools imported compact:
+// the shape of call_api's result without descriptions or the optional
+// fields (which stay allowed). Every tool repeats it, and call_api's
+// description already says what each field is; schema: full gives the
+// whole one.
+var compactResultSchema = sync.OnceValue(func() json.RawMessage {
+	return json.RawMessage(`{"type":"object","properties":{"status":{"type":"integer"},"truncated":{"type":"boolean"}},"required":["status","headers","body","truncated"]}`)
+})
+
 // resultSchema is the output schema of every operation, encoded once.
 var resultSchema = sync.OnceValue(func() json.RawMessage { return marshalJSON(callResultSchema()) })
 
@@ -150,7 +168,7 @@ func (op *operation) definition() *mcp.Tool {
 		InputSchema:  op.inputSchema(),
 		OutputSchema: op.outputSchema(),
 		Annotations: &mcp.ToolAnnotations{
-			Title:           t.Annotations.Title,
+			Title:           annotationTitle(t),
 			ReadOnlyHint:    t.ReadOnly(),
 			DestructiveHint: ptr(t.Destructive()),
 			IdempotentHint:  t.Idempotent(),
@@ -164,6 +182,9 @@ func (op *operation) definition() *mcp.Tool {
 func (op *operation) outputSchema() any {
 	r := op.tool.Response
 	if r.JQ == "" {
+		if op.tool.Compact {
+			return compactResultSchema()
+		}
 		return resultSchema()
 	}
 	s := callResultSchema()
@@ -178,13 +199,24 @@ func (op *operation) outputSchema() any {
 	return s
 }
 
-// inputSchema is the declared input, with idempotency_key when offered.
+// inputSchema is the declared input, with idempotency_key when offered
+// (described in one short sentence for a compact tool: the full text
+// would be a third of its size, and call_api's says it all once).
 func (op *operation) inputSchema() *jsonschema.Schema {
-	if op.offersKey {
-		return withIdempotencyKey(op.tool.Input)
+	if !op.offersKey {
+		return op.tool.Input
 	}
-	return op.tool.Input
+	s := withIdempotencyKey(op.tool.Input)
+	if op.tool.Compact {
+		k := *s.Properties[idempotencyArg]
+		k.Description = compactIdempotencyDesc
+		s.Properties[idempotencyArg] = &k
+	}
+	return s
 }
+
+// compactIdempotencyDesc describes idempotency_key on a compact tool.
+const compactIdempotencyDesc = "Optional. An identical call within a few minutes is replayed, not sent again; pass a new value to repeat it on purpose, the same value to retry a failure."
 
 // callOperation validates the arguments, builds the request and sends it
 // through the guardrails.
