@@ -105,16 +105,25 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printf(out, "\nkeyveil check: NOT READY\n  - listing tools: %v\n", err)
 		return 1
 	}
-	printf(out, "\nTools offered to the model (tools/list: %d tools, %d bytes):\n", len(list), size)
+	printf(out, "\nTools offered to the model (tools/list: %d tools, %d bytes, about %d tokens, before the first call):\n", len(list), size, tokens(size))
+	sizes := toolSizes(list)
+	heavy := heaviest(sizes)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	for _, t := range list {
+	for i, t := range list {
 		mode := "may change data"
 		if t.Annotations != nil && t.Annotations.ReadOnlyHint {
 			mode = "read-only"
 		}
-		printf(tw, "  %s\t%s\n", t.Name, mode)
+		flag := ""
+		if heavy[i] {
+			flag = "  <- heaviest"
+		}
+		printf(tw, "  %s\t%s\t%d bytes\t~%d tokens%s\n", t.Name, mode, sizes[i], tokens(sizes[i]), flag)
 	}
 	_ = tw.Flush()
+	if len(heavy) > 0 {
+		printf(out, "Every session pays for tools/list in tokens. The heaviest tools are marked; for OpenAPI imports, schema: compact (the default) keeps them small, and fewer operations keep the list short.\n")
+	}
 	var hidden []string
 	for _, t := range a.cfg.Tools {
 		if h := a.cfg.Hidden(t, opts.readOnly, a.cfg.Scopes); h.Hidden() {
@@ -199,6 +208,48 @@ func problems(err error) []string {
 func (a *app) warnings() []string {
 	w := append(slices.Clone(a.cfg.Warnings), a.set.Warnings()...)
 	return append(w, proc.Warnings()...)
+}
+
+// tokens estimates the tokens n bytes of JSON cost a model: about 4 bytes
+// a token is the usual rule of thumb for English and JSON.
+func tokens(n int) int { return (n + 3) / 4 }
+
+// toolSizes returns the size of each tool's definition as tools/list
+// sends it.
+func toolSizes(list []*mcp.Tool) []int {
+	out := make([]int, len(list))
+	for i, t := range list {
+		b, _ := json.Marshal(t)
+		out[i] = len(b)
+	}
+	return out
+}
+
+// heaviestShare is how many of the tools check flags as heaviest: the top
+// tenth, at least one, and only when there are several tools and the tool
+// is over heavyTool bytes.
+const (
+	heaviestShare = 10
+	heavyTool     = 1200 // bytes: github-mcp-server's hand-written tools average about this
+)
+
+// heaviest marks the largest tools by index.
+func heaviest(sizes []int) map[int]bool {
+	out := map[int]bool{}
+	if len(sizes) < 2 {
+		return out
+	}
+	idx := make([]int, len(sizes))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return sizes[b] - sizes[a] })
+	for _, i := range idx[:max(1, len(idx)/heaviestShare)] {
+		if sizes[i] > heavyTool {
+			out[i] = true
+		}
+	}
+	return out
 }
 
 // listTools asks a real in-process client for tools/list, so check shows
