@@ -380,6 +380,12 @@ func (op *operation) build(ctx context.Context, raw map[string]json.RawMessage) 
 			}
 			body[m.Name] = v
 		case config.InWholeBody:
+			// The operator named no field, so the model names them all:
+			// a top-level _method would run another method than the
+			// tool declares, as it would through call_api.
+			if methodOverrideBody(v) {
+				return nil, refuse(reasonBody, "argument %s is sent as the body and sets %s, which %s; remove it", name, config.MethodOverrideParam, whyMethodParam)
+			}
 			whole = v
 		}
 	}
