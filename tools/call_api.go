@@ -231,7 +231,10 @@ func newRequest(ctx context.Context, svc config.Service, method, rel, query stri
 // service's timeout. call_api and every declared operation end here, so
 // their results and audit lines have one shape.
 func (d Deps) roundTrip(rec *Record, svc config.Service, req *http.Request, filter *jqFilter) *mcp.CallToolResult {
-	sent := sentTexts(req, svc) // before Do, which consumes the body
+	sent, ok := sentTexts(req, svc) // before Do, which consumes the body
+	if !ok {
+		return d.refused(rec, refuse(reasonBody, "the request body is longer than %d MiB, more than keyveil sends; send a smaller body", maxSentBody>>20))
+	}
 	resp, err := d.Client.Do(req)
 	if err != nil {
 		return d.networkFailure(rec, svc, err)

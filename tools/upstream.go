@@ -179,9 +179,10 @@ const (
 // call set (not the operator's static ones), and the body, with each string
 // inside it when it is JSON. Fragment redaction leaves these alone where an
 // API reflects them, so that a guess comes back the same whether or not it
-// matches a key. The caller reads them before sending req.
-func sentTexts(req *http.Request, svc config.Service) [][]byte {
-	var out [][]byte
+// matches a key. The caller reads them before sending req. ok is false
+// when the body cannot all be read back or is longer than maxSentBody: then
+// what the model sent is not known, and req must not be sent.
+func sentTexts(req *http.Request, svc config.Service) (out [][]byte, ok bool) {
 	add := func(s string) {
 		if s != "" {
 			out = append(out, []byte(s))
@@ -207,23 +208,35 @@ func sentTexts(req *http.Request, svc config.Service) [][]byte {
 			add(name + ": " + v)
 		}
 	}
-	if req.GetBody != nil {
-		if rc, err := req.GetBody(); err == nil {
-			body, _ := io.ReadAll(io.LimitReader(rc, maxSentBody))
-			_ = rc.Close()
-			if len(body) > 0 {
-				out = append(out, body)
-				if utf8.Valid(body) {
-					out = append(out, jsonStrings(body)...)
-				}
-			}
+	if req.Body == nil || req.Body == http.NoBody {
+		return out, true
+	}
+	if req.GetBody == nil {
+		return nil, false
+	}
+	rc, err := req.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(rc, maxSentBody+1))
+	_ = rc.Close()
+	if err != nil || len(body) > maxSentBody {
+		return nil, false
+	}
+	if len(body) > 0 {
+		out = append(out, body)
+		if utf8.Valid(body) {
+			out = append(out, jsonStrings(body)...)
 		}
 	}
-	return out
+	return out, true
 }
 
-// maxSentBody bounds how much of a request body counts as the model's text;
-// past it, reflections are redacted like anything else.
+// maxSentBody bounds a request body. All of a body must count as the
+// model's text: a guess past the part looked at would come back redacted
+// when right and as sent when wrong, an oracle. Bodies longer than this are
+// refused (see roundTrip); the scan of every encoding of a body costs some
+// twenty times its size.
 const maxSentBody = 1 << 20
 
 // jsonStrings returns the strings and object keys inside a JSON document,

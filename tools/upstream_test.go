@@ -56,7 +56,11 @@ func TestSentTexts(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]bool{}
-	for _, s := range sentTexts(req, svc) {
+	sent, ok := sentTexts(req, svc)
+	if !ok {
+		t.Fatal("sentTexts could not read the body back")
+	}
+	for _, s := range sent {
 		got[string(s)] = true
 	}
 	for _, tc := range []struct {
