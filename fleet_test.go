@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -44,7 +45,7 @@ var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startReplica runs keyveil serve --http on a free loopback port with env
 // added to a clean environment, and waits until it listens. It is stopped
 // with the test.
-func startReplica(t *testing.T, env []string, args ...string) *replica {
+func startReplica(t testing.TB, env []string, args ...string) *replica {
 	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
@@ -98,7 +99,7 @@ func startReplica(t *testing.T, env []string, args ...string) *replica {
 
 // newKeysFile creates a key registry with one key and returns its path
 // and the key.
-func newKeysFile(t *testing.T, args ...string) (path, key string) {
+func newKeysFile(t testing.TB, args ...string) (path, key string) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "keys.json")
 	out, err := exec.Command(binPath, append([]string{"keys", "create", "--name", "agent", "--keys", path}, args...)...).Output()
@@ -164,7 +165,7 @@ func (k keyHeader) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // mcpClient connects the go-sdk client to url with key, speaking version.
-func mcpClient(t *testing.T, url, key, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+func mcpClient(t testing.TB, url, key, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -267,7 +268,7 @@ func TestServeMetrics(t *testing.T) {
 
 // roundRobin is a small load balancer: each request goes to the next
 // replica in turn, with no session affinity.
-func roundRobin(t *testing.T, rs []*replica) string {
+func roundRobin(t testing.TB, rs []*replica) string {
 	t.Helper()
 	var n atomic.Int64
 	p := &httputil.ReverseProxy{
@@ -277,6 +278,8 @@ func roundRobin(t *testing.T, rs []*replica) string {
 			pr.Out.Host = r.addr
 		},
 		FlushInterval: -1,
+		// Clients closing their connections at the end are not news.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
