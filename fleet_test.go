@@ -471,3 +471,85 @@ tools:
 		t.Logf("every replica refused the revoked key %v after the revocation", time.Since(revoked).Round(time.Millisecond))
 	})
 }
+
+// sticky is a load balancer with session affinity on Mcp-Session-Id, as
+// the README asks for 2025 clients: a request without a session goes
+// round-robin, one with a session to the replica that created it.
+func sticky(t testing.TB, rs []*replica) string {
+	t.Helper()
+	var n atomic.Int64
+	var mu sync.Mutex
+	owner := map[string]string{}
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			mu.Lock()
+			addr, ok := owner[pr.In.Header.Get("Mcp-Session-Id")]
+			mu.Unlock()
+			if !ok {
+				addr = rs[int(n.Add(1)-1)%len(rs)].addr
+			}
+			pr.SetURL(&neturl.URL{Scheme: "http", Host: addr})
+			pr.Out.Host = addr
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if id := resp.Header.Get("Mcp-Session-Id"); id != "" {
+				mu.Lock()
+				owner[id] = resp.Request.URL.Host
+				mu.Unlock()
+			}
+			return nil
+		},
+		FlushInterval: -1,
+		ErrorLog:      log.New(io.Discard, "", 0),
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestFleetSessions: a 2025 client keeps working behind a load balancer
+// with session affinity and loses its session behind plain round-robin
+// (the cost the README documents); a 2026-07-28 client works behind
+// either.
+func TestFleetSessions(t *testing.T) {
+	redis := statetest.Start(t)
+	keysPath, key := newKeysFile(t)
+	env := []string{"MCP_API_KEY=" + fakeKey, "MCP_API_BASE_URL=http://127.0.0.1:9", "KEYVEIL_KEYS=" + keysPath, "KEYVEIL_STATE=" + redis.URL()}
+	var rs []*replica
+	for range 3 {
+		rs = append(rs, startReplica(t, env))
+	}
+	rr, st := roundRobin(t, rs), sticky(t, rs)
+	tests := []struct {
+		name, lb, version string
+		wantOK            bool
+	}{
+		{"2025 behind sticky sessions", st, "2025-11-25", true},
+		{"2025 behind round-robin", rr, "2025-11-25", false},
+		{"2026-07-28 behind round-robin", rr, mcp.SupportedProtocolVersions()[0], true},
+		{"2026-07-28 behind sticky sessions", st, mcp.SupportedProtocolVersions()[0], true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &http.Transport{}
+			t.Cleanup(tr.CloseIdleConnections)
+			c := mcp.NewClient(&mcp.Implementation{Name: "fleet-test", Version: "0"}, nil)
+			cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{
+				Endpoint: tc.lb + "/mcp", HTTPClient: &http.Client{Transport: keyHeader{key, tr}}, DisableStandaloneSSE: true, MaxRetries: -1,
+			}, &mcp.ClientSessionOptions{ProtocolVersion: tc.version})
+			ok := err == nil
+			for i := 0; ok && i < 6; i++ {
+				if _, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "list_services", Arguments: map[string]any{}}); err != nil {
+					ok = false
+				}
+			}
+			if cs != nil {
+				_ = cs.Close()
+			}
+			t.Logf("last error: %v", err)
+			if ok != tc.wantOK {
+				t.Errorf("6 tools/list calls: all succeeded = %v, want %v", ok, tc.wantOK)
+			}
+		})
+	}
+}
