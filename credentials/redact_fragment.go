@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -22,7 +23,8 @@ import (
 // for each byte c to an echo endpoint and watch which one comes back
 // redacted: the whole key in 256 calls per byte. So a run is left alone
 // when every 8-byte window of it also occurs in the text the model sent for
-// this call (in raw form or any encoding keyveil knows): the model's own
+// this call (in raw form, in any encoding keyveil knows, or percent-,
+// base64- or hex-decoded, as an API that decodes a parameter echoes it): the model's own
 // guess, reflected, comes back as sent whether it is right or wrong. A run
 // with even one window that the model did not send is redacted whole, and
 // so is any run that touches a whole secret, which the model cannot have
@@ -250,6 +252,9 @@ func (c *sentWindows) search(sent [][]byte) {
 		for _, e := range base64Edges(str) {
 			scan([]byte(e))
 		}
+		for _, d := range sentDecodings(s) {
+			scan(d)
+		}
 		scan([]byte(url.QueryEscape(str)))
 		scan([]byte(url.PathEscape(str)))
 		if j, err := json.Marshal(str); err == nil {
@@ -328,6 +333,117 @@ func base64Edges(s string) []string {
 					}
 				}
 			}
+		}
+	}
+	return out
+}
+
+// sentDecodings returns what an API that decodes the model's text before
+// echoing it would show: s percent-decoded (up to three times, leaving a
+// stray "%" as it is), and every run of base64 (either alphabet) or hex
+// digits in s and in those, decoded at each offset. Without them a guess
+// sent encoded came back decoded as the API's own text, redacted only when
+// right: an oracle.
+func sentDecodings(s []byte) [][]byte {
+	var out [][]byte
+	forms := [][]byte{s}
+	cur := s
+	for range 3 {
+		next := percentDecode(cur)
+		if bytes.Equal(next, cur) {
+			break
+		}
+		out = append(out, next)
+		forms = append(forms, next)
+		cur = next
+	}
+	for _, f := range forms {
+		out = append(out, decodeRuns(f)...)
+	}
+	return out
+}
+
+// percentDecode decodes each valid %XX of p and "+" to a space, keeping
+// anything else as it is.
+func percentDecode(p []byte) []byte {
+	out := make([]byte, 0, len(p))
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]):
+			out = append(out, unhex(p[i+1])<<4|unhex(p[i+2]))
+			i += 2
+		case p[i] == '+':
+			out = append(out, ' ')
+		default:
+			out = append(out, p[i])
+		}
+	}
+	return out
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// decodeRuns decodes every run in p long enough to hold fragLen bytes:
+// base64 in either alphabet at each of its four offsets, and hex at each
+// of its two.
+func decodeRuns(p []byte) [][]byte {
+	var out [][]byte
+	isB64 := func(c byte) bool {
+		return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_'
+	}
+	for i := 0; i < len(p); {
+		if !isB64(p[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(p) && isB64(p[j]) {
+			j++
+		}
+		run := p[i:j]
+		i = j
+		if len(run) >= 4*fragLen/3 {
+			std := strings.NewReplacer("-", "+", "_", "/").Replace(string(run))
+			for off := range 4 {
+				sub := std[off:]
+				if len(sub)%4 == 1 {
+					sub = sub[:len(sub)-1]
+				}
+				if d, err := base64.RawStdEncoding.DecodeString(sub); err == nil && len(d) >= fragLen {
+					out = append(out, d)
+				}
+			}
+		}
+		for start := 0; start < len(run); {
+			if !isHex(run[start]) {
+				start++
+				continue
+			}
+			end := start
+			for end < len(run) && isHex(run[end]) {
+				end++
+			}
+			for off := range 2 {
+				h := run[min(start+off, end):end]
+				h = h[:len(h)&^1]
+				if len(h) >= 2*fragLen {
+					d := make([]byte, len(h)/2)
+					if _, err := hex.Decode(d, h); err == nil {
+						out = append(out, d)
+					}
+				}
+			}
+			start = end
 		}
 	}
 	return out
