@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -129,12 +130,16 @@ var defaultStore = &store{kr: osKeyring{}, now: time.Now}
 // contains the value.
 func Lookup(name string) (string, Entry, error) { return defaultStore.get(name) }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// nameRE is compiled on first use: its {0,63} repetition compiles to a
+// large program, which cost every keyveil start 0.6 ms in package init.
+var nameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+})
 
 // CheckName returns an error unless name can name a secret: 1 to 64
 // letters, digits, '.', '_' or '-', starting with a letter or digit.
 func CheckName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return errors.New("a secret's name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, like crm or github-prod")
 	}
 	return nil
