@@ -50,9 +50,15 @@ func originOf(u *url.URL) string {
 	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port)
 }
 
-// observeRecord counts a tool call's audit record.
+// observeRecord counts a tool call's audit record: the call, and the
+// secrets keyveil does not hold that were redacted from its result, by
+// the detector's kind (held keys are counted as they are redacted, see
+// countMarkers).
 func (a *app) observeRecord(r tools.Record) {
 	a.metrics.ToolCall(r.Tool, r.Service, r.Outcome)
+	for kind, n := range r.Redacted {
+		a.metrics.Redacted(kind, n)
+	}
 }
 
 // redactMarker starts every marker the redactor writes.
