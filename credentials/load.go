@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/keychain"
@@ -430,6 +431,10 @@ func checkKey(v string) string {
 		return "has leading or trailing whitespace (often a stray newline from copy-paste); remove it"
 	case strings.ContainsFunc(v, isControl):
 		return "contains a control character; a key is printable text, so check the variable"
+	case !utf8.ValidString(v):
+		// Such a value is a wrong variable or a broken copy, and its
+		// encodings (UTF-16 above all) are not well defined.
+		return "is not valid UTF-8; a key is printable text, so check the variable"
 	case len(v) < minKeyLen:
 		return fmt.Sprintf("is %d bytes; keys shorter than %d bytes are refused (is this the right variable?)", len(v), minKeyLen)
 	}

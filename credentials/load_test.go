@@ -53,6 +53,7 @@ func TestLoadRefusesBadEnvironment(t *testing.T) {
 		{"placeholder", "<LEAKCHECK-your-key>", setVar(name), "placeholder"},
 		{"short", "LEAK123", setVar(name), "is 7 bytes; keys shorter than 8 bytes are refused"},
 		{"control character", "sk-test-LEAK\x1bCHECK-0123", setVar(name), "control character"},
+		{"invalid UTF-8", "sk-test-LEAK\xc3CHECK-0123", setVar(name), "not valid UTF-8"},
 		{"both NAME and NAME_FILE", "sk-test-LEAKCHECK-0123456789", func(t *testing.T, v string) {
 			t.Setenv(name, v)
 			t.Setenv(name+"_FILE", writeFile(t, "key", v))

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // fragKey is a 48-byte key with a public-looking prefix, as in issue 8.
@@ -248,7 +249,9 @@ func FuzzRedactFragments(f *testing.F) {
 	f.Add([]byte("abcdefghijkl"), []byte("abcdefg hijkl"), uint8(1), uint8(0), uint8(9), uint16(2))
 	f.Add([]byte("+/+/+/+/+/=="), []byte("QUJD\r\n"), uint8(2), uint8(1), uint8(8), uint16(0))
 	f.Fuzz(func(t *testing.T, secret, text []byte, variant, from, n uint8, at uint16) {
-		if len(secret) < fragLen || len(secret) > 80 || len(text) > 4096 || bytes.IndexByte(secret, 0) >= 0 {
+		// Only keys Load accepts: no NUL (a control character) and valid
+		// UTF-8 (checkKey refuses the rest).
+		if len(secret) < fragLen || len(secret) > 80 || len(text) > 4096 || bytes.IndexByte(secret, 0) >= 0 || !utf8.Valid(secret) {
 			return
 		}
 		key := string(secret)
