@@ -1,0 +1,5 @@
+package scheme
+
+// table maps each scheme's name, as `type:` and MCP_API_AUTH write it, to
+// its implementation. Adding a scheme is one file and one line here.
+var table = map[string]Scheme{}
