@@ -6,10 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // other is the label value of anything outside a label's closed set.
@@ -25,56 +21,50 @@ type Options struct {
 	Services []string
 }
 
-// Metrics holds keyveil's collectors in a registry of its own (not the
-// global one, which libraries may fill). Its methods are safe for
-// concurrent use.
+// Metrics holds keyveil's counters and histogram, and reads the Go
+// runtime's and the process's figures when scraped. Its methods are safe
+// for concurrent use.
 type Metrics struct {
-	reg      *prometheus.Registry
 	tools    map[string]bool
 	services map[string]bool
 
-	toolCalls   *prometheus.CounterVec
-	upstream    *prometheus.HistogramVec
-	refusals    *prometheus.CounterVec
-	authFail    *prometheus.CounterVec
-	redactions  *prometheus.CounterVec
-	stateErrors *prometheus.CounterVec
+	toolCalls   *vec
+	upstream    *vec
+	refusals    *vec
+	authFail    *vec
+	redactions  *vec
+	stateErrors *vec
+	vecs        []*vec // all of the above, for the scrape
 }
 
-// New returns empty metrics for the given label values, with the Go
-// runtime and process collectors added.
+// New returns empty metrics for the given label values. A scrape also
+// reports the Go runtime and the process (go_*, process_*), under the
+// names Prometheus's Go and process collectors use.
 func New(o *Options) *Metrics {
 	if o == nil {
 		o = &Options{}
 	}
-	m := &Metrics{reg: prometheus.NewRegistry(), tools: set(o.Tools), services: set(o.Services)}
-	m.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "keyveil_tool_calls_total",
-		Help: "Tool calls by tool, service and outcome (ok, http_error, network_error, replayed, confirmation_requested, refused:<reason>).",
-	}, []string{"tool", "service", "outcome"})
-	m.upstream = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "keyveil_upstream_request_duration_seconds",
-		Help:    "Upstream API requests by service and status class (2xx…5xx, or error when no response came).",
-		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-	}, []string{"service", "code"})
-	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "keyveil_guard_refusals_total",
-		Help: "Calls refused by a guardrail: rate (a service or tool bucket), key_rate (a remote key's rate), confirmation_declined, confirmation_cancelled, confirmation_unavailable, state_unavailable.",
-	}, []string{"reason"})
-	m.authFail = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "keyveil_auth_failures_total",
-		Help: "HTTP requests refused before the MCP handler, by reason: missing, invalid, revoked, expired, origin, host, too_large.",
-	}, []string{"reason"})
-	m.redactions = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "keyveil_redactions_total",
-		Help: "Redaction markers written into tool results, by kind (held_secret: a key keyveil holds; other kinds come from secret-format detection).",
-	}, []string{"kind"})
-	m.stateErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "keyveil_state_errors_total",
-		Help: "Failed operations on the shared state (Redis) by operation: rate, idempotency, nonce, signing_key, ping.",
-	}, []string{"op"})
-	m.reg.MustRegister(m.toolCalls, m.upstream, m.refusals, m.authFail, m.redactions, m.stateErrors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{tools: set(o.Tools), services: set(o.Services)}
+	m.toolCalls = newCounterVec("keyveil_tool_calls_total",
+		"Tool calls by tool, service and outcome (ok, http_error, network_error, replayed, confirmation_requested, refused:<reason>).",
+		"tool", "service", "outcome")
+	m.upstream = newHistogramVec("keyveil_upstream_request_duration_seconds",
+		"Upstream API requests by service and status class (2xx…5xx, or error when no response came).",
+		[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		"service", "code")
+	m.refusals = newCounterVec("keyveil_guard_refusals_total",
+		"Calls refused by a guardrail: rate (a service or tool bucket), key_rate (a remote key's rate), confirmation_declined, confirmation_cancelled, confirmation_unavailable, state_unavailable.",
+		"reason")
+	m.authFail = newCounterVec("keyveil_auth_failures_total",
+		"HTTP requests refused before the MCP handler, by reason: missing, invalid, revoked, expired, origin, host, too_large.",
+		"reason")
+	m.redactions = newCounterVec("keyveil_redactions_total",
+		"Redaction markers written into tool results, by kind (held_secret: a key keyveil holds; other kinds come from secret-format detection).",
+		"kind")
+	m.stateErrors = newCounterVec("keyveil_state_errors_total",
+		"Failed operations on the shared state (Redis) by operation: rate, idempotency, nonce, signing_key, ping.",
+		"op")
+	m.vecs = []*vec{m.toolCalls, m.upstream, m.refusals, m.authFail, m.redactions, m.stateErrors}
 	return m
 }
 
@@ -86,9 +76,10 @@ func set(names []string) map[string]bool {
 	return m
 }
 
-// Handler serves the metrics in the Prometheus text format.
+// Handler serves the metrics in the Prometheus text format (0.0.4),
+// gzip-compressed when the client accepts it.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(m.serveHTTP)
 }
 
 // label returns v when it is in known, else "(other)"; "" stays "" (a
@@ -120,9 +111,9 @@ func outcomeLabel(o string) string {
 
 // ToolCall counts one tool call as its audit record describes it.
 func (m *Metrics) ToolCall(tool, service, outcome string) {
-	m.toolCalls.WithLabelValues(label(m.tools, tool), label(m.services, service), outcomeLabel(outcome)).Inc()
+	m.toolCalls.add(1, label(m.tools, tool), label(m.services, service), outcomeLabel(outcome))
 	if r, ok := strings.CutPrefix(outcome, "refused:"); ok && slices.Contains(refusalReasons, r) {
-		m.refusals.WithLabelValues(r).Inc()
+		m.refusals.add(1, r)
 	}
 }
 
@@ -136,11 +127,11 @@ var authReasons = []string{"missing", "invalid", "revoked", "expired", "origin",
 func (m *Metrics) Access(outcome string) {
 	switch {
 	case slices.Contains(authReasons, outcome):
-		m.authFail.WithLabelValues(outcome).Inc()
+		m.authFail.add(1, outcome)
 	case outcome == "rate_limited":
-		m.refusals.WithLabelValues("key_rate").Inc()
+		m.refusals.add(1, "key_rate")
 	case outcome == "state_unavailable":
-		m.refusals.WithLabelValues("state_unavailable").Inc()
+		m.refusals.add(1, "state_unavailable")
 	}
 }
 
@@ -154,13 +145,13 @@ func (m *Metrics) Redacted(kind string, n int) {
 	if len(kind) > 40 || strings.Trim(kind, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
 		kind = other
 	}
-	m.redactions.WithLabelValues(kind).Add(float64(n))
+	m.redactions.add(float64(n), kind)
 }
 
 // StateError counts a failed shared-state operation; it fits
 // state.Options.OnError.
 func (m *Metrics) StateError(op string) {
-	m.stateErrors.WithLabelValues(op).Inc()
+	m.stateErrors.add(1, op)
 }
 
 // Upstream observes one upstream request of service that took d; status
@@ -170,7 +161,7 @@ func (m *Metrics) Upstream(service string, status int, d time.Duration) {
 	if status >= 100 && status < 600 {
 		code = strconv.Itoa(status/100) + "xx"
 	}
-	m.upstream.WithLabelValues(label(m.services, service), code).Observe(d.Seconds())
+	m.upstream.observe(d.Seconds(), label(m.services, service), code)
 }
 
 // Transport times every request base sends, labelled with the service
