@@ -308,10 +308,22 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 	s := startRaw(t, fx.env, "serve", "--config", cfgPath, "--audit-log", audit, "--log-level", "debug")
 	s.initialize()
 
+	// A probe call sets every carrier itself, with a value of the model's:
+	// it is refused, or the carrier is replaced (the scheme's downstream
+	// must still see exactly the credential) or stripped (the other origin
+	// must see no carrier).
+	probe := map[string]any{}
+	probeQuery := map[string]any{}
+	for _, h := range fx.headers {
+		probe[h] = "model-guess"
+	}
+	for _, p := range fx.params {
+		probeQuery[p] = "model-guess"
+	}
 	calls := []struct {
 		service, path string
 		want          []string // in the result, marshalled
-		isError       bool
+		probe         bool
 	}{
 		{"proof", "/public/echo", []string{`"status":200`, "[REDACTED:"}, false},
 		{"other", "/direct", []string{`"status":200`, `"other":true`}, false},
@@ -320,11 +332,15 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 		{"proof", "/public/out", []string{`"status":302`, "outside-base-path"}, false},
 		{"other", "/direct", []string{`"status":200`}, false},
 		{"proof", "/public/echo", []string{`"status":200`, "[REDACTED:"}, false},
+		{"proof", "/public/probe", nil, true},
+		{"other", "/probe", nil, true},
 	}
 	for i, c := range calls {
-		res := s.call(10+i, "tools/call", map[string]any{"name": "call_api", "arguments": map[string]any{
-			"service": c.service, "method": "GET", "path": c.path,
-		}})
+		args := map[string]any{"service": c.service, "method": "GET", "path": c.path}
+		if c.probe {
+			args["headers"], args["query"] = probe, probeQuery
+		}
+		res := s.call(10+i, "tools/call", map[string]any{"name": "call_api", "arguments": args})
 		b, _ := json.Marshal(res["result"])
 		if res["error"] != nil || res["result"] == nil {
 			t.Fatalf("call_api %s %s: %v; stderr:\n%s", c.service, c.path, res["error"], s.stderrText())
@@ -358,14 +374,14 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 		}
 	}
 	wantPaths := []string{"/api/public/echo", "/api/public/hop1", "/api/public/hop2", "/api/public/deny", "/api/public/out", "/api/public/echo"}
-	if got := mine.paths(); strings.Join(got, " ") != strings.Join(wantPaths, " ") {
+	if got := withoutProbes(mine.paths()); strings.Join(got, " ") != strings.Join(wantPaths, " ") {
 		t.Errorf("the scheme's downstream received %q, want %q (the same-origin hop followed once, nothing outside the base path or the allow rules)", got, wantPaths)
 	}
 
 	// (c): the other origin received the two direct calls, and nothing
 	// of the scheme's credential in any of them or anything else.
 	secrets := fx.secrets()
-	if got := other.paths(); strings.Join(got, " ") != "/direct /direct" {
+	if got := withoutProbes(other.paths()); strings.Join(got, " ") != "/direct /direct" {
 		t.Errorf("the other origin received %q, want the two direct calls only (a cross-origin redirect is not followed)", got)
 	}
 	for _, p := range other.all() {
@@ -397,6 +413,18 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 	assertNoSecret(t, "stdout", stdout, secrets, fx.wire)
 	assertNoSecret(t, "stderr", stderr, secrets, fx.wire)
 	assertNoSecret(t, "the audit log", auditBytes, secrets, fx.wire)
+}
+
+// withoutProbes returns paths without those of probe calls, which may or
+// may not be sent.
+func withoutProbes(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if !strings.HasSuffix(p, "/probe") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // proofSecret returns a fresh random secret for one row. Its 24 random
