@@ -1,12 +1,8 @@
-// Package authtest holds servers that check a credential the way the real
-// service would, for tests only: a test that only looks at a header proves
-// that something was sent, not that the service would accept it.
-//
-// Nothing here is used by keyveil itself. Each verifier is written from the
-// published specification, independently of the client library keyveil
-// signs with, and is itself checked against the specification's own test
-// vectors, so that a test passing means the two agree with AWS (or the
-// RFC), not merely with each other.
+// The SigV4 verifier is written from the published specification,
+// independently of the AWS SDK signer keyveil uses, and is itself checked
+// against AWS's own test vectors (sigv4_test.go), so that a test passing
+// means keyveil's signatures agree with AWS, not merely with themselves.
+
 package authtest
 
 import (
