@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -263,10 +264,14 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 			_ = json.NewEncoder(w).Encode(map[string]any{
 				"headers": p.header, "query": p.rawQuery, "forms": forms,
 			})
+		case "/api/public/boom":
+			http.Error(w, "internal error checking "+strings.Join(fx.secrets(), " and "), http.StatusInternalServerError)
 		case "/api/public/hop1":
-			http.Redirect(w, r, "/api/public/hop2", http.StatusFound)
+			// Each Location carries a secret in its query, as an API that
+			// puts a token in a URL does.
+			http.Redirect(w, r, "/api/public/hop2?echo="+url.QueryEscape(fx.secrets()[0]), http.StatusFound)
 		case "/api/public/hop2":
-			http.Redirect(w, r, otherSrv.URL+"/landing?from=hop2", http.StatusFound)
+			http.Redirect(w, r, otherSrv.URL+"/landing?stolen="+url.QueryEscape(fx.secrets()[0]), http.StatusFound)
 		case "/api/public/deny":
 			http.Redirect(w, r, "/api/private/secrets", http.StatusFound)
 		case "/api/public/out":
@@ -332,6 +337,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 		{"proof", "/public/out", []string{`"status":302`, "outside-base-path"}, false},
 		{"other", "/direct", []string{`"status":200`}, false},
 		{"proof", "/public/echo", []string{`"status":200`, "[REDACTED:"}, false},
+		{"proof", "/public/boom", []string{`"status":500`, "[REDACTED:", `"isError":true`}, false},
 		{"proof", "/public/probe", nil, true},
 		{"other", "/probe", nil, true},
 	}
@@ -373,7 +379,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 			t.Errorf("the scheme's downstream rejected GET %s: %v", p.path, p.checkErr)
 		}
 	}
-	wantPaths := []string{"/api/public/echo", "/api/public/hop1", "/api/public/hop2", "/api/public/deny", "/api/public/out", "/api/public/echo"}
+	wantPaths := []string{"/api/public/echo", "/api/public/hop1", "/api/public/hop2", "/api/public/deny", "/api/public/out", "/api/public/echo", "/api/public/boom"}
 	if got := withoutProbes(mine.paths()); strings.Join(got, " ") != strings.Join(wantPaths, " ") {
 		t.Errorf("the scheme's downstream received %q, want %q (the same-origin hop followed once, nothing outside the base path or the allow rules)", got, wantPaths)
 	}
