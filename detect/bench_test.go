@@ -77,5 +77,21 @@ func BenchmarkScan(b *testing.B) {
 	d := mustNew(b, nil)
 	data := cleanMiB()
 	var buf []hit
-	reportCPU(b, len(data), func() { buf = d.scan.find(data, buf[:0]) })
+	reportCPU(b, len(data), func() { buf = d.scanner().find(data, buf[:0]) })
+}
+
+// BenchmarkNew is what config.Load pays on every start to validate the
+// detect block (New alone), beside New and the first Redact, which builds
+// the anchor scanner.
+func BenchmarkNew(b *testing.B) {
+	b.Run("New", func(b *testing.B) {
+		for b.Loop() {
+			mustNew(b, nil)
+		}
+	})
+	b.Run("New+first-Redact", func(b *testing.B) {
+		for b.Loop() {
+			mustNew(b, nil).Redact([]byte("{}"))
+		}
+	})
 }

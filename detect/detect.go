@@ -44,12 +44,18 @@ type Rule struct {
 // Detector finds and redacts secrets. It is safe for concurrent use and
 // never modifies the text it is given.
 type Detector struct {
-	rules   []rule
+	rules  []rule
+	fields map[string]bool
+	paths  [][]pathElem
+	urls   bool // find passwords in URLs
+
+	// The anchor scanner is built on first use: config.Load builds a
+	// detector only to validate the services file's detect block, on
+	// every start, and expanding every field name's anchors and hashing
+	// them cost that start about 1 ms for a scanner it never used.
+	prepare sync.Once
 	scan    *scanner
 	litRule []int // anchor index -> index in rules, or -1 for a field anchor
-	fields  map[string]bool
-	paths   [][]pathElem
-	urls    bool // find passwords in URLs
 }
 
 // maxCustom bounds how far an operator's pattern may match.
@@ -112,7 +118,18 @@ func New(opts *Options) (*Detector, error) {
 		}
 		d.fields[n] = true
 	}
+	return d, nil
+}
 
+// scanner returns the anchor scanner, building it on the first call.
+func (d *Detector) scanner() *scanner {
+	d.prepare.Do(d.build)
+	return d.scan
+}
+
+// build makes the anchor scanner and litRule from the rules and field
+// names New settled; only scanner calls it.
+func (d *Detector) build() {
 	var lits []string
 	seen := map[string]bool{}
 	add := func(l string, r int) {
@@ -133,7 +150,6 @@ func New(opts *Options) (*Detector, error) {
 		}
 	}
 	d.scan = newScanner(lits)
-	return d, nil
 }
 
 // Kinds lists the kinds of the built-in rules, sorted, for docs and for
@@ -201,10 +217,11 @@ type span struct {
 // [REDACTED:kind], and how many of each kind it replaced. When nothing is
 // found it returns text itself and nil.
 func (d *Detector) Redact(text []byte) ([]byte, map[string]int) {
+	sc := d.scanner()
 	var spans []span
 	var buf [64]hit
-	for _, h := range d.scan.find(text, buf[:0]) {
-		lit, at := d.scan.lits[h.lit], int(h.at)
+	for _, h := range sc.find(text, buf[:0]) {
+		lit, at := sc.lits[h.lit], int(h.at)
 		r := d.litRule[h.lit]
 		if r < 0 {
 			if s, e, ok := d.field(text, at, lit); ok {

@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -182,5 +183,47 @@ func TestRedactCounts(t *testing.T) {
 	out, counts = d.Redact(clean)
 	if counts != nil || &out[0] != &clean[0] {
 		t.Errorf("Redact(%s) = %s, %v; want the input itself and nil", clean, out, counts)
+	}
+}
+
+// TestScannerBuiltOnFirstUse: New validates and keeps the settings, but
+// the anchor scanner waits for the first Redact (config.Load builds a
+// detector on every start only to validate), and a first Redact from many
+// goroutines at once builds it once and finds what a warm one finds.
+func TestScannerBuiltOnFirstUse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts *Options
+	}{
+		{"defaults", nil},
+		{"own rule and field", &Options{Rules: []Rule{{Kind: "acme-key", Prefix: "acme_"}}, Fields: []string{"pin_code"}}},
+		{"every built-in off", &Options{Disable: []string{"all"}, Fields: []string{"pin_code"}}},
+	}
+	f := fakes(7, 1)[0]
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			warm := mustNew(t, tc.opts)
+			want, wantN := warm.RedactString("value: " + f.text + ` {"pin_code":"1234"}`)
+
+			d := mustNew(t, tc.opts)
+			if d.scan != nil {
+				t.Fatalf("New(%+v) built the anchor scanner; it should wait for the first Redact", tc.opts)
+			}
+			var wg sync.WaitGroup
+			got := make([]string, 8)
+			for i := range got {
+				wg.Go(func() { got[i], _ = d.RedactString("value: " + f.text + ` {"pin_code":"1234"}`) })
+			}
+			wg.Wait()
+			for i, g := range got {
+				if g != want {
+					t.Errorf("first Redact #%d = %q, want %q (%v) as a warm detector gives", i, g, want, wantN)
+				}
+			}
+			if d.scan == nil {
+				t.Error("Redact left the scanner unbuilt")
+			}
+		})
 	}
 }

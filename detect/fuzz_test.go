@@ -48,7 +48,7 @@ func (d *Detector) hasAnchor(text []byte) bool {
 	if d.urls && bytes.IndexByte(text, '@') >= 0 {
 		return true
 	}
-	for _, l := range d.scan.lits {
+	for _, l := range d.scanner().lits {
 		if strings.Contains(string(text), l) {
 			return true
 		}
