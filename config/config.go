@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keyveil/keyveil/internal/valid"
 )
 
 // Auth scheme names, as written in MCP_API_AUTH and in a services file.
@@ -362,18 +363,9 @@ func (s *Service) checkHeader(name, value string) error {
 	return nil
 }
 
-// checkEnvName checks a key whose value must name an environment variable.
-// Its errors never repeat the value: a value that fails is often the
-// secret itself, pasted where its variable's name belongs.
-func checkEnvName(key, v string) error {
-	if looksLikeSecret(v) {
-		return fmt.Errorf("%s looks like a secret written inline (the value is not shown); move it into an environment variable and write the environment variable name here, like CRM_API_KEY", key)
-	}
-	if !isEnvName(v) {
-		return fmt.Errorf("%s must be an environment variable name like CRM_API_KEY, not a value; put the key in that variable", key)
-	}
-	return nil
-}
+// checkEnvName checks a key whose value must name an environment variable
+// (see [valid.CheckEnvName]); its errors never repeat the value.
+func checkEnvName(key, v string) error { return valid.CheckEnvName(key, v) }
 
 // validate checks a and returns the key the error is about, so a file
 // error can point at its line.
@@ -478,39 +470,9 @@ func (a *Auth) validateOAuth2() (string, error) {
 
 // checkBaseURL enforces the transport rules at start-up, so that a typo
 // stops keyveil before the model ever calls it.
-func checkBaseURL(raw string) error {
-	if raw == "" {
-		return errors.New("base_url is empty; set it to the API's root, like https://api.example.com/v1")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return errors.New("base_url is not an absolute URL like https://api.example.com/v1")
-	}
-	if u.User != nil {
-		return errors.New("base_url must not contain a user name or password; use auth instead")
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return errors.New("base_url must not contain a query or fragment; use auth type query for a key in the query string")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !IsLoopback(u.Hostname()) {
-			return fmt.Errorf("base_url uses http to %s; use https (plain http is allowed only to a loopback host)", u.Hostname())
-		}
-	default:
-		return fmt.Errorf("base_url scheme %q is not allowed; use https", u.Scheme)
-	}
-	return nil
-}
+func checkBaseURL(raw string) error { return valid.BaseURL(raw) }
 
 // IsLoopback reports whether host (without port) is "localhost" or a
 // loopback IP literal. It does no DNS lookup: a name that merely resolves to
 // 127.0.0.1 is not loopback, so DNS cannot turn plain http on.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
+func IsLoopback(host string) bool { return valid.IsLoopback(host) }

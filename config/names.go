@@ -1,5 +1,7 @@
 package config
 
+import "github.com/keyveil/keyveil/internal/valid"
+
 // The name rules below are written out rather than as regular expressions:
 // a bounded repetition such as [!-~]{1,128} compiles into one program
 // instruction per repetition, and the five patterns cost every keyveil
@@ -17,12 +19,7 @@ func isServiceName(s string) bool {
 
 // isEnvName reports whether s is a POSIX-style environment variable name:
 // [A-Za-z_] then [A-Za-z0-9_]*.
-func isEnvName(s string) bool {
-	if len(s) == 0 || isDigit(s[0]) {
-		return false
-	}
-	return allBytes(s, func(c byte) bool { return isLetter(c) || isDigit(c) || c == '_' })
-}
+func isEnvName(s string) bool { return valid.EnvName(s) }
 
 // isParamName reports whether s is 1-64 of [A-Za-z0-9_.-], a path
 // template's parameter name.

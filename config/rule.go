@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/keyveil/keyveil/internal/valid"
 )
 
 // A Rule allows one HTTP method on the paths that match one glob, such as
@@ -121,15 +123,6 @@ func matchSegs(pat, segs []string) bool {
 	return len(segs) == 0
 }
 
-// isToken reports whether s is an RFC 9110 token, the syntax of a method name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
+// isToken reports whether s is an RFC 9110 token, the syntax of a method
+// or header name.
+func isToken(s string) bool { return valid.Token(s) }
