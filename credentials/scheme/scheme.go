@@ -79,9 +79,12 @@ type Scheme interface {
 	// would send it elsewhere.
 	SendsTo(s *Settings) string
 	// Prepare checks the loaded values (a PEM that parses, a user name
-	// without ':') and returns the part ready to attach. It runs once at
-	// start-up, after every variable of Vars was read. Its error and
-	// warnings name variables and the fix, never a value.
+	// without ':') and returns the part ready to attach. It runs at
+	// start-up, after every variable of Vars was read: once when the
+	// credentials load, and again for each Transport built on them, with
+	// that Transport's Base; so it does no I/O, and each Part it returns
+	// keeps its own state (a token cache, a rotated refresh token). Its
+	// error and warnings name variables and the fix, never a value.
 	Prepare(s *Settings, v Values, rt Runtime) (Part, []string, error)
 }
 
@@ -107,6 +110,14 @@ type Signer interface {
 	Part
 	// Signs reports true; it only marks the type.
 	Signs() bool
+}
+
+// Signs reports whether s's parts are [Signer]s. config requires such a
+// part to be the last of a service's auth before anything is loaded, so a
+// signing Scheme implements `Signs() bool` as its Part does.
+func Signs(s Scheme) bool {
+	sg, ok := s.(interface{ Signs() bool })
+	return ok && sg.Signs()
 }
 
 // Var is one environment variable a part reads.
@@ -186,4 +197,20 @@ func Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// RegisterForTest adds s to the table under name until the test ends, for
+// tests of rules that no registered scheme exercises yet (a second
+// Signer). The table is otherwise fixed: tests that call it must not run
+// in parallel with others that look schemes up.
+func RegisterForTest(t interface{ Cleanup(func()) }, name string, s Scheme) {
+	old, had := table[name]
+	table[name] = s
+	t.Cleanup(func() {
+		if had {
+			table[name] = old
+		} else {
+			delete(table, name)
+		}
+	})
 }
