@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/credentials"
+	"github.com/keyveil/keyveil/credentials/scheme"
 	"github.com/keyveil/keyveil/hostconfig"
 )
 
@@ -50,18 +51,9 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	printf(out, "keyveil check: configuration from %s\n\n", source)
 
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	printf(tw, "SERVICE\tBASE URL\tAUTH\tKEY VARIABLE\tSOURCE\tKEY\tFINGERPRINT\n")
-	for _, c := range a.set.Credentials() {
-		s, _ := a.cfg.Service(c.Service)
-		env, state, fp := "-", "not needed", "-"
-		if c.Auth.Type != config.AuthNone {
-			env, state, fp = c.Auth.SecretEnv(), fmt.Sprintf("set (%d bytes)", c.Secret.Len()), c.Secret.Fingerprint()
-		}
-		src := string(c.Source)
-		if c.Path != "" {
-			src += " " + c.Path
-		}
-		printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Service, s.BaseURL, c.Auth.Scheme(), env, src, state, fp)
+	printf(tw, "SERVICE\tBASE URL\tAUTH\tKEY VARIABLE\tSOURCE\tKEY\tFINGERPRINT\tBOUND TO\n")
+	for _, line := range credentialLines(a.cfg, a.set.Credentials()) {
+		printf(tw, "%s\n", strings.Join(line, "\t"))
 	}
 	_ = tw.Flush()
 
@@ -160,6 +152,62 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// credentialLines returns the rows of check's credential table: one per
+// part of each service's auth, and one more for each further secret
+// variable a part reads (an OAuth client secret and refresh token). The
+// service and base URL are written on a service's first row only. Nothing
+// in a row is a value: fingerprints are hashes.
+func credentialLines(cfg *config.Config, creds []credentials.Credential) [][]string {
+	var rows [][]string
+	last := ""
+	for _, c := range creds {
+		svc, base := c.Service, ""
+		if s, ok := cfg.Service(c.Service); ok {
+			base = s.BaseURL
+		}
+		if c.Service == last {
+			svc, base = "", ""
+		}
+		last = c.Service
+		bound := c.Origin
+		if bound == "" {
+			bound = "-"
+		}
+		if len(c.Keys) == 0 {
+			rows = append(rows, []string{svc, base, c.Scheme(), "-", string(credentials.SourceNone), "not needed", "-", bound})
+			continue
+		}
+		for i, k := range c.Keys {
+			scheme := c.Scheme()
+			if i > 0 {
+				svc, base, scheme = "", "", "  +"
+			}
+			src := string(k.Source)
+			if k.Path != "" {
+				src += " " + k.Path
+			}
+			rows = append(rows, []string{svc, base, scheme, k.Secret.Name(), src, fmt.Sprintf("set (%d bytes)", k.Secret.Len()), k.Secret.Fingerprint(), bound})
+		}
+	}
+	return rows
+}
+
+// authNamed reports whether every part of auth names its variables well
+// enough for credentials.Load to look them up: its type is known and it
+// validates.
+func authNamed(auth config.AuthList) bool {
+	for _, a := range auth {
+		sc, ok := scheme.Lookup(strings.ToLower(a.Type))
+		if !ok {
+			return false
+		}
+		if _, err := sc.Validate(&a); err != nil {
+			return false
+		}
+	}
+	return len(auth) > 0
+}
+
 // configError is a problem with the configuration, carrying what could
 // be read of it, so that keyveil check can look at the credentials too.
 type configError struct {
@@ -186,8 +234,7 @@ func problems(err error) []string {
 	// the others' problems are already in err.
 	part := *ce.cfg
 	part.Services = slices.DeleteFunc(slices.Clone(part.Services), func(s config.Service) bool {
-		a := s.Auth
-		return a.Type != config.AuthNone && (a.SecretEnv() == "" || a.Type == config.AuthOAuth2 && a.ClientIDEnv == "")
+		return !authNamed(s.Auth)
 	})
 	_, cerr := credentials.Load(&part, ce.env)
 	if cerr == nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/credentials"
 	"github.com/keyveil/keyveil/hostconfig"
 )
@@ -14,10 +13,9 @@ import (
 func plainTextWarnings(set *credentials.Set, dirs hostconfig.Dirs) []string {
 	var keys []hostconfig.Key
 	for _, c := range set.Credentials() {
-		if c.Auth.Type == config.AuthNone || c.Secret.IsZero() {
-			continue
+		for _, k := range c.Keys {
+			keys = append(keys, hostconfig.Key{Name: k.Secret.Name(), Digest: k.Secret.Digest(), Len: k.Secret.Len()})
 		}
-		keys = append(keys, hostconfig.Key{Name: c.Secret.Name(), Digest: c.Secret.Digest(), Len: c.Secret.Len()})
 	}
 	var out []string
 	for _, f := range hostconfig.Scan(hostconfig.Known(dirs), keys) {

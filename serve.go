@@ -311,9 +311,9 @@ func relaxGC() (restore func()) {
 func serviceSummary(a *app) string {
 	var parts []string
 	for _, c := range a.set.Credentials() {
-		p := c.Service + "(" + c.Auth.Scheme()
-		if env := c.Auth.SecretEnv(); env != "" {
-			p += " " + env + " from " + string(c.Source)
+		p := c.Service + "(" + c.Scheme()
+		for _, k := range c.Keys {
+			p += " " + k.Secret.Name() + " from " + string(k.Source)
 		}
 		parts = append(parts, p+")")
 	}

@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyveil/keyveil/credentials/scheme"
 	"github.com/keyveil/keyveil/internal/valid"
 )
 
-// Auth scheme names, as written in MCP_API_AUTH and in a services file.
+// Auth scheme names, as written in MCP_API_AUTH and in a services file:
+// keys of credentials/scheme's table, named here for the zero-config
+// service and for tests.
 const (
 	AuthBearer = "bearer" // Authorization: Bearer KEY
 	AuthHeader = "header" // NAME: KEY
@@ -24,10 +27,10 @@ const (
 	AuthOAuth2 = "oauth2_client_credentials"
 )
 
-// Where the key goes in Basic auth ([Auth.KeyAs]).
+// Where the key goes in Basic auth ([scheme.Settings.KeyAs]).
 const (
-	KeyAsPassword = "password" // user from UsernameEnv (or empty), password = KEY
-	KeyAsUsername = "username" // user = KEY, password empty (Stripe and others)
+	KeyAsPassword = scheme.KeyAsPassword // user from UsernameEnv (or empty), password = KEY
+	KeyAsUsername = scheme.KeyAsUsername // user = KEY, password empty (Stripe and others)
 )
 
 // Defaults applied to every service whose field is zero.
@@ -38,80 +41,6 @@ const (
 	DefaultAllow            = "GET /**"
 )
 
-// Auth says how a service's credential is attached. It names the environment
-// variable holding the secret; it never holds the secret itself.
-type Auth struct {
-	// Type is one of AuthBearer, AuthHeader, AuthQuery, AuthBasic,
-	// AuthOAuth2, AuthNone.
-	Type string `yaml:"type"`
-	// Name is the header (AuthHeader) or query parameter (AuthQuery) that
-	// carries the key; empty for the other types.
-	Name string `yaml:"name"`
-	// Env is the environment variable holding the key; NAME_FILE may hold a
-	// path to it instead. Empty for AuthNone and AuthOAuth2 (whose secret
-	// is ClientSecretEnv).
-	Env string `yaml:"env"`
-	// UsernameEnv is the environment variable holding the Basic-auth user
-	// name (AuthBasic with KeyAs "password" only). Empty: the user name is
-	// empty.
-	UsernameEnv string `yaml:"username_env"`
-	// KeyAs says which half of Basic auth carries the key: KeyAsPassword
-	// (the zero value means this) or KeyAsUsername, for APIs such as
-	// Stripe that take the key as the user name and no password.
-	KeyAs string `yaml:"key_as"`
-	// TokenURL is the OAuth 2.0 token endpoint (AuthOAuth2 only): https, or
-	// http to a loopback host. keyveil sends the client secret there and
-	// nowhere else.
-	TokenURL string `yaml:"token_url"`
-	// ClientIDEnv is the environment variable holding the OAuth 2.0 client
-	// ID (AuthOAuth2 only). Client IDs are not secret, but they are often
-	// issued next to the secret, so they are read the same way.
-	ClientIDEnv string `yaml:"client_id_env"`
-	// ClientSecretEnv is the environment variable holding the OAuth 2.0
-	// client secret (AuthOAuth2 only); NAME_FILE works as for Env.
-	ClientSecretEnv string `yaml:"client_secret_env"`
-	// Scopes are requested from the token endpoint (AuthOAuth2 only). They
-	// are OAuth scopes, unrelated to the tool scopes of [Tool.Scope].
-	Scopes []string `yaml:"scopes"`
-}
-
-// SecretEnv returns the environment variable holding the service's secret:
-// Env, or ClientSecretEnv for AuthOAuth2; "" for AuthNone.
-func (a Auth) SecretEnv() string {
-	if a.Type == AuthOAuth2 {
-		return a.ClientSecretEnv
-	}
-	return a.Env
-}
-
-// HeaderName returns the request header the credential travels in, or ""
-// when it travels in the query string or not at all. Tools refuse
-// caller-supplied headers of this name.
-func (a Auth) HeaderName() string {
-	switch a.Type {
-	case AuthBearer, AuthBasic, AuthOAuth2:
-		return "Authorization"
-	case AuthHeader:
-		return a.Name
-	}
-	return ""
-}
-
-// Scheme returns the auth scheme as an operator writes it: "bearer",
-// "header:X-API-Key", "query:api_key", "basic", "basic:key-as-username",
-// "oauth2_client_credentials" or "none". It is safe to show to the model.
-func (a Auth) Scheme() string {
-	switch a.Type {
-	case AuthHeader, AuthQuery:
-		return a.Type + ":" + a.Name
-	case AuthBasic:
-		if a.KeyAs == KeyAsUsername {
-			return "basic:key-as-username"
-		}
-	}
-	return a.Type
-}
-
 // Service is one downstream API: where it lives, how its key is attached and
 // what the model may do with it.
 type Service struct {
@@ -120,8 +49,9 @@ type Service struct {
 	// BaseURL is an absolute https URL (or http to a loopback host) with no
 	// query, fragment or user info, and no trailing slash.
 	BaseURL string `yaml:"base_url"`
-	// Auth says how the credential is attached.
-	Auth Auth `yaml:"auth"`
+	// Auth says how the credentials are attached: one part, or several
+	// (every part is attached). See [AuthList].
+	Auth AuthList `yaml:"auth"`
 	// Allow lists "METHOD /path/glob" rules; empty means DefaultAllow.
 	Allow []string `yaml:"allow"`
 	// Timeout bounds one request, redirects included; zero means
@@ -276,8 +206,8 @@ func (s *Service) validate() []error {
 		add("base_url", err)
 	}
 	s.BaseURL = strings.TrimSuffix(s.BaseURL, "/")
-	if field, err := s.Auth.validate(); err != nil {
-		add("auth."+field, err)
+	for _, fe := range s.Auth.validate() {
+		errs = append(errs, fmt.Errorf("service %q: %w", s.Name, fe))
 	}
 	if len(s.Allow) == 0 {
 		s.Allow = []string{DefaultAllow}
@@ -336,7 +266,7 @@ func (s *Service) validate() []error {
 	if s.ScopesEnv != "" {
 		if err := checkEnvName("scopes_env", s.ScopesEnv); err != nil {
 			add("scopes_env", err)
-		} else if s.ScopesEnv == s.Auth.SecretEnv() || s.ScopesEnv == s.Auth.ClientIDEnv || s.ScopesEnv == s.Auth.UsernameEnv {
+		} else if s.Auth.reads(s.ScopesEnv) {
 			add("scopes_env", fmt.Errorf("scopes_env must name its own variable, not %s, which auth reads", s.ScopesEnv))
 		}
 	}
@@ -354,7 +284,7 @@ func (s *Service) checkHeader(name, value string) error {
 	case "authorization", "proxy-authorization", "cookie":
 		return fmt.Errorf("headers: %s carries a credential; use auth (with env naming the variable that holds the key) instead", name)
 	}
-	if h := s.Auth.HeaderName(); h != "" && strings.EqualFold(h, name) {
+	if s.Auth.carriesHeader(name) {
 		return fmt.Errorf("headers: %s is the header auth attaches the key to; remove it from headers", name)
 	}
 	if looksLikeSecret(value) {
@@ -366,107 +296,6 @@ func (s *Service) checkHeader(name, value string) error {
 // checkEnvName checks a key whose value must name an environment variable
 // (see [valid.CheckEnvName]); its errors never repeat the value.
 func checkEnvName(key, v string) error { return valid.CheckEnvName(key, v) }
-
-// validate checks a and returns the key the error is about, so a file
-// error can point at its line.
-func (a *Auth) validate() (string, error) {
-	a.Type = strings.ToLower(a.Type)
-	const known = "use bearer, header, query, basic, oauth2_client_credentials or none"
-	switch a.Type {
-	case AuthBearer, AuthBasic:
-		if a.Name != "" {
-			return "name", fmt.Errorf("auth type %s takes no name (the key goes in Authorization)", a.Type)
-		}
-	case AuthHeader, AuthQuery:
-		if a.Name == "" || !isToken(a.Name) {
-			return "name", fmt.Errorf("auth type %s needs the %s name that carries the key, like %s:X-API-Key", a.Type, a.Type, a.Type)
-		}
-	case AuthOAuth2:
-		return a.validateOAuth2()
-	case AuthNone:
-		if a.Env != "" {
-			return "env", fmt.Errorf("auth type none takes no env")
-		}
-		if a.Name != "" || a.UsernameEnv != "" || a.KeyAs != "" || a.TokenURL != "" || a.ClientIDEnv != "" || a.ClientSecretEnv != "" || len(a.Scopes) > 0 {
-			return "type", fmt.Errorf("auth type none takes no other keys")
-		}
-		return "", nil
-	case "":
-		return "type", fmt.Errorf("auth type is missing; %s", known)
-	default:
-		return "type", fmt.Errorf("auth type %s is not known; %s", quote(a.Type), known)
-	}
-	if a.Env == "" {
-		return "env", fmt.Errorf("auth needs env: the name of the environment variable that holds the key (never the key itself)")
-	}
-	if err := checkEnvName("auth env", a.Env); err != nil {
-		return "env", err
-	}
-	if a.TokenURL != "" || a.ClientIDEnv != "" || a.ClientSecretEnv != "" || len(a.Scopes) > 0 {
-		return "type", fmt.Errorf("token_url, client_id_env, client_secret_env and scopes are only for auth type %s", AuthOAuth2)
-	}
-	if a.Type != AuthBasic {
-		if a.UsernameEnv != "" {
-			return "username_env", fmt.Errorf("username_env is only for auth type basic")
-		}
-		if a.KeyAs != "" {
-			return "key_as", fmt.Errorf("key_as is only for auth type basic")
-		}
-		return "", nil
-	}
-	switch a.KeyAs {
-	case "", KeyAsPassword:
-		a.KeyAs = KeyAsPassword
-	case KeyAsUsername:
-		if a.UsernameEnv != "" {
-			return "username_env", fmt.Errorf("key_as: username sends the key as the user name and no password, so username_env has nothing to do; remove it")
-		}
-	default:
-		return "key_as", fmt.Errorf("key_as %s is not known; use password (user from username_env, password = key) or username (user = key, no password, as Stripe expects)", quote(a.KeyAs))
-	}
-	if a.UsernameEnv != "" {
-		if err := checkEnvName("auth username_env", a.UsernameEnv); err != nil {
-			return "username_env", err
-		}
-	}
-	return "", nil
-}
-
-func (a *Auth) validateOAuth2() (string, error) {
-	if a.Env != "" {
-		return "env", fmt.Errorf("auth type %s takes no env; name the client secret's variable in client_secret_env", AuthOAuth2)
-	}
-	if a.Name != "" || a.UsernameEnv != "" || a.KeyAs != "" {
-		return "type", fmt.Errorf("auth type %s takes only token_url, client_id_env, client_secret_env and scopes", AuthOAuth2)
-	}
-	if a.TokenURL == "" {
-		return "token_url", fmt.Errorf("auth type %s needs token_url: the token endpoint, like https://auth.example.com/oauth/token", AuthOAuth2)
-	}
-	if err := checkBaseURL(a.TokenURL); err != nil {
-		return "token_url", fmt.Errorf("token_url: %w", err)
-	}
-	if a.ClientIDEnv == "" {
-		return "client_id_env", fmt.Errorf("auth type %s needs client_id_env: the environment variable holding the client ID", AuthOAuth2)
-	}
-	if err := checkEnvName("auth client_id_env", a.ClientIDEnv); err != nil {
-		return "client_id_env", err
-	}
-	if a.ClientSecretEnv == "" {
-		return "client_secret_env", fmt.Errorf("auth type %s needs client_secret_env: the environment variable holding the client secret (never the secret itself)", AuthOAuth2)
-	}
-	if err := checkEnvName("auth client_secret_env", a.ClientSecretEnv); err != nil {
-		return "client_secret_env", err
-	}
-	if a.ClientSecretEnv == a.ClientIDEnv {
-		return "client_secret_env", fmt.Errorf("client_id_env and client_secret_env name the same variable; use one for each")
-	}
-	for _, sc := range a.Scopes {
-		if sc == "" || strings.ContainsAny(sc, " \t\"\\") {
-			return "scopes", fmt.Errorf("auth scopes: %s is not an OAuth scope (no spaces or quotes)", quote(sc))
-		}
-	}
-	return "", nil
-}
 
 // checkBaseURL enforces the transport rules at start-up, so that a typo
 // stops keyveil before the model ever calls it.

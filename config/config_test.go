@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestLoadFromEnv(t *testing.T) {
 	want := Service{
 		Name:             "api",
 		BaseURL:          "https://api.example.com/v2",
-		Auth:             Auth{Type: AuthHeader, Name: "X-API-Key", Env: "MCP_API_KEY"},
+		Auth:             AuthList{{Type: AuthHeader, Name: "X-API-Key", Env: "MCP_API_KEY"}},
 		Allow:            []string{"GET /**", "POST /quotes/*/followups"},
 		Timeout:          5 * time.Second,
 		MaxResponseBytes: DefaultMaxResponseBytes,
@@ -62,7 +63,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Services[0]
-	if s.Auth.Type != AuthBearer || s.Auth.Env != "MCP_API_KEY" || s.Auth.Scheme() != "bearer" || s.Auth.HeaderName() != "Authorization" {
+	if len(s.Auth) != 1 || s.Auth[0].Type != AuthBearer || s.Auth[0].Env != "MCP_API_KEY" || s.Auth.Describe() != "bearer" || !slices.Equal(s.Auth.Headers(), []string{"Authorization"}) {
 		t.Errorf("default auth = %+v, want bearer from MCP_API_KEY", s.Auth)
 	}
 	if len(s.Allow) != 1 || s.Allow[0] != DefaultAllow {
@@ -150,7 +151,7 @@ services:
 		t.Fatal(err)
 	}
 	s, ok := c.Service("crm")
-	if !ok || s.Auth.Env != "CRM_API_KEY" || s.Auth.HeaderName() != "X-API-Key" || len(s.Rules()) != 2 {
+	if !ok || s.Auth[0].Env != "CRM_API_KEY" || !slices.Equal(s.Auth.Headers(), []string{"X-API-Key"}) || len(s.Rules()) != 2 {
 		t.Errorf("crm = %+v", s)
 	}
 	if c.File != p {

@@ -154,6 +154,7 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 	schemaType   = reflect.TypeFor[*jsonschema.Schema]()
 	mappingType  = reflect.TypeFor[Mapping]()
+	authListType = reflect.TypeFor[AuthList]()
 )
 
 // resolve follows aliases, so anchors and *references work as in any YAML.
@@ -252,6 +253,9 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, where, rel string, 
 		}
 		v.Set(reflect.ValueOf(s))
 		return
+	case authListType:
+		d.decodeAuth(n, v, where, rel, pos)
+		return
 	case mappingType:
 		if isStr(n) {
 			v.Set(reflect.ValueOf(Mapping{In: n.Value}))
@@ -328,6 +332,36 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, where, rel string, 
 		v.Set(m)
 	default:
 		panic(fmt.Sprintf("config: no decoder for %s", v.Type()))
+	}
+}
+
+// decodeAuth fills an [AuthList] from a mapping (one part, whose keys are
+// recorded as "auth.env") or a list of mappings (several parts, recorded
+// as "auth[1].env", so that an error about the second part's env points
+// at its line). A list of one part is recorded like a mapping, as
+// [AuthList] names its keys.
+func (d *decoder) decodeAuth(n *yaml.Node, v reflect.Value, where, rel string, pos *positions) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		l := make(AuthList, 1)
+		d.decodeStruct(n, reflect.ValueOf(&l[0]).Elem(), where, rel, pos)
+		v.Set(reflect.ValueOf(l))
+	case yaml.SequenceNode:
+		l := make(AuthList, len(n.Content))
+		for i, item := range n.Content {
+			itemRel, itemWhere := rel, fmt.Sprintf("%s[%d]", where, i)
+			if len(n.Content) > 1 {
+				key := fmt.Sprintf("%s[%d]", strings.TrimSuffix(rel, "."), i)
+				itemRel = key + "."
+				if pos != nil {
+					pos.keys[key] = resolve(item).Line
+				}
+			}
+			d.decodeStruct(item, reflect.ValueOf(&l[i]).Elem(), itemWhere, itemRel, pos)
+		}
+		v.Set(reflect.ValueOf(l))
+	default:
+		d.errorf(n, "%s must be a mapping ({type: bearer, env: API_KEY}) or a list of them, one per part, not %s", where, describe(n))
 	}
 }
 

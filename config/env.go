@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,13 +107,7 @@ func (e apiEnv) service() (Service, error) {
 	if err != nil {
 		return s, fmt.Errorf("MCP_API_AUTH: %w", err)
 	}
-	if auth.Type != AuthNone {
-		auth.Env = "MCP_API_KEY"
-	}
-	if auth.Type == AuthBasic {
-		auth.UsernameEnv = "MCP_API_USERNAME"
-	}
-	s.Auth = auth
+	s.Auth = AuthList{auth}
 	s.Allow = splitList(e.Allow)
 	if e.Timeout != "" {
 		d, err := time.ParseDuration(e.Timeout)
@@ -140,22 +135,59 @@ func (e apiEnv) service() (Service, error) {
 	return s, nil
 }
 
-// ParseAuth parses MCP_API_AUTH: "bearer", "header:NAME", "query:NAME",
-// "basic" or "none". The result has no Env; the caller names it.
+// envAuth is each scheme MCP_API_AUTH may name for the zero-config
+// service: whether it is written TYPE:NAME, and the variables it reads.
+// A scheme added here is usable without a services file; the variables
+// are MCP_API_* names (none of them read by config: credentials reads
+// them, config only names them).
+var envAuth = map[string]struct {
+	named bool        // written TYPE:NAME, like header:X-API-Key
+	fill  func(*Auth) // names the part's variables
+}{
+	AuthBearer: {fill: keyFromEnv},
+	AuthHeader: {named: true, fill: keyFromEnv},
+	AuthQuery:  {named: true, fill: keyFromEnv},
+	AuthBasic: {fill: func(a *Auth) {
+		keyFromEnv(a)
+		a.UsernameEnv = "MCP_API_USERNAME"
+	}},
+	AuthNone: {},
+}
+
+// keyFromEnv names MCP_API_KEY as the part's key.
+func keyFromEnv(a *Auth) { a.Env = "MCP_API_KEY" }
+
+// envAuthForms lists MCP_API_AUTH's forms for messages:
+// "basic, bearer, header:NAME, none or query:NAME".
+func envAuthForms() string {
+	var forms []string
+	for name, e := range envAuth {
+		if e.named {
+			name += ":NAME"
+		}
+		forms = append(forms, name)
+	}
+	slices.Sort(forms)
+	return strings.Join(forms[:len(forms)-1], ", ") + " or " + forms[len(forms)-1]
+}
+
+// ParseAuth parses MCP_API_AUTH ("bearer", "header:NAME", "query:NAME",
+// "basic", "none", …: see envAuth) into the zero-config service's part,
+// its variables named (MCP_API_KEY, MCP_API_USERNAME).
 func ParseAuth(s string) (Auth, error) {
 	typ, name, _ := strings.Cut(strings.TrimSpace(s), ":")
 	a := Auth{Type: strings.ToLower(typ), Name: name}
-	switch a.Type {
-	case AuthBearer, AuthBasic, AuthNone:
-		if name != "" {
-			return a, fmt.Errorf("%s takes no name; use bearer, basic, none, header:NAME or query:NAME", quote(s))
-		}
-	case AuthHeader, AuthQuery:
-		if name == "" || !isToken(name) {
-			return a, fmt.Errorf("%s needs a name, like %s:X-API-Key", quote(s), a.Type)
-		}
-	default:
-		return a, fmt.Errorf("%s is not an auth scheme; use bearer, basic, none, header:NAME or query:NAME", quote(s))
+	e, ok := envAuth[a.Type]
+	switch {
+	case !ok:
+		return a, fmt.Errorf("%s is not an auth scheme; use %s", quote(s), envAuthForms())
+	case e.named && (name == "" || !isToken(name)):
+		return a, fmt.Errorf("%s needs a name, like %s:X-API-Key", quote(s), a.Type)
+	case !e.named && name != "":
+		return a, fmt.Errorf("%s takes no name; use %s", quote(s), envAuthForms())
+	}
+	if e.fill != nil {
+		e.fill(&a)
 	}
 	return a, nil
 }

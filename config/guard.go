@@ -144,7 +144,7 @@ func (s *Service) validateGuards() []error {
 	case !isToken(s.IdempotencyHeader):
 		add("idempotency_header", errors.New("idempotency_header must be a header name, like Idempotency-Key"))
 	case h == "authorization" || h == "proxy-authorization" || h == "cookie" || h == "host" ||
-		strings.EqualFold(s.IdempotencyHeader, s.Auth.HeaderName()):
+		s.Auth.carriesHeader(s.IdempotencyHeader):
 		add("idempotency_header", fmt.Errorf("idempotency_header cannot be %s, which keyveil or auth sets; use Idempotency-Key or the API's own name", s.IdempotencyHeader))
 	}
 	if err := checkWindow(s.IdempotencyWindow); err != nil {

@@ -85,8 +85,13 @@ func (s Service) HeaderRefusal(name string) string {
 	if why != "" {
 		target = folded
 	}
-	if h := s.Auth.HeaderName(); why == "" && h != "" && foldHeader(h) == folded {
-		why, target = fmt.Sprintf("carries the %s service's key, which keyveil attaches itself", s.Name), foldHeader(h)
+	if why == "" {
+		for _, h := range s.Auth.Headers() {
+			if foldHeader(h) == folded {
+				why, target = fmt.Sprintf("carries the %s service's key, which keyveil attaches itself", s.Name), foldHeader(h)
+				break
+			}
+		}
 	}
 	if why == "" {
 		if i := slices.IndexFunc(s.DenyHeaders, func(d string) bool { return foldHeader(d) == folded }); i >= 0 {
@@ -106,7 +111,7 @@ func (s Service) ReservedHeaderNames() []string {
 	for n := range reservedHeaders {
 		names = append(names, canonical(n))
 	}
-	if n := s.Auth.HeaderName(); n != "" {
+	for _, n := range s.Auth.Headers() {
 		names = append(names, canonical(n))
 	}
 	for _, n := range s.DenyHeaders {

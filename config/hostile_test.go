@@ -177,8 +177,8 @@ func TestMergeKeys(t *testing.T) {
 		{"other", "5s", "CRM_KEY", "GET /a/**", "merged"},
 	} {
 		s, ok := c.Service(tc.name)
-		if !ok || s.Timeout.String() != tc.timeout || s.Auth.Env != tc.env || len(s.Allow) != 1 || s.Allow[0] != tc.allow || s.Docs != tc.docs {
-			t.Errorf("service %s = timeout %v, env %q, allow %q, docs %q; want %s, %q, [%s], %q", tc.name, s.Timeout, s.Auth.Env, s.Allow, s.Docs, tc.timeout, tc.env, tc.allow, tc.docs)
+		if !ok || s.Timeout.String() != tc.timeout || s.Auth[0].Env != tc.env || len(s.Allow) != 1 || s.Allow[0] != tc.allow || s.Docs != tc.docs {
+			t.Errorf("service %s = timeout %v, env %q, allow %q, docs %q; want %s, %q, [%s], %q", tc.name, s.Timeout, s.Auth[0].Env, s.Allow, s.Docs, tc.timeout, tc.env, tc.allow, tc.docs)
 		}
 	}
 }

@@ -461,7 +461,7 @@ func checkPlace(m Mapping, svc Service) error {
 			return fmt.Errorf("header %s cannot be set by the model: it %s", m.Name, why)
 		}
 	case InQuery:
-		if svc.Auth.Type == AuthQuery && strings.EqualFold(svc.Auth.Name, m.Name) {
+		if svc.Auth.CarriesParam(m.Name) {
 			return fmt.Errorf("query parameter %s carries the service's key and cannot be set by the model", m.Name)
 		}
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,14 +128,14 @@ tools:
 		t.Fatal(err)
 	}
 	b, _ := c.Service("billing")
-	if b.CallAPI || b.Auth.KeyAs != KeyAsUsername || b.Auth.Scheme() != "basic:key-as-username" {
+	if b.CallAPI || b.Auth[0].KeyAs != KeyAsUsername || b.Auth.Describe() != "basic:key-as-username" {
 		t.Errorf("billing = %+v", b)
 	}
 	if diff := cmp.Diff([]string{"refunds", "reads"}, b.Scopes); diff != "" {
 		t.Errorf("billing.Scopes (-want +got):\n%s", diff)
 	}
 	r, _ := c.Service("reports")
-	if r.Auth.SecretEnv() != "REPORTS_CLIENT_SECRET" || r.Auth.HeaderName() != "Authorization" || r.OpenAPI != "reports.yaml" {
+	if r.Auth[0].ClientSecretEnv != "REPORTS_CLIENT_SECRET" || !slices.Equal(r.Auth.Headers(), []string{"Authorization"}) || r.OpenAPI != "reports.yaml" {
 		t.Errorf("reports = %+v", r)
 	}
 	tl := c.Tools[0]

@@ -50,7 +50,7 @@ func ExampleLoad() {
 		return
 	}
 	for _, c := range set.Credentials() {
-		fmt.Printf("%s: %s from %s, key %v, fingerprint %s\n", c.Service, c.Auth.Scheme(), c.Source, c.Secret, set.Fingerprint(c.Service))
+		fmt.Printf("%s: %s from %s, key %v, fingerprint %s\n", c.Service, c.Scheme(), c.Keys[0].Source, c.Keys[0].Secret, set.Fingerprint(c.Service))
 	}
 	fmt.Println(set.Redactor().RedactString("log line with sk-test-LEAKCHECK-0123456789 in it"))
 	// Output:

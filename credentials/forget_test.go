@@ -36,3 +36,9 @@ func TestRedactorForget(t *testing.T) {
 		t.Errorf("a Redactor that forgot its only secret: RedactString = %q, %d secrets", got, secretCount(r))
 	}
 }
+
+func secretCount(r *Redactor) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.secrets)
+}

@@ -37,7 +37,7 @@ func TestLoadKeychain(t *testing.T) {
 		"oauth":  {key, "https://auth.example.com"},
 	}
 	bearer := func(name, base, env string) config.Service {
-		return config.Service{Name: name, BaseURL: base, Auth: config.Auth{Type: config.AuthBearer, Env: env}}
+		return config.Service{Name: name, BaseURL: base, Auth: config.AuthList{{Type: config.AuthBearer, Env: env}}}
 	}
 	tests := []struct {
 		name     string
@@ -54,7 +54,7 @@ func TestLoadKeychain(t *testing.T) {
 		{name: "from the dotenv file", services: []config.Service{bearer("api", "http://127.0.0.1:9999", "KVTEST_KC_KEY")},
 			dotenv: map[string]string{"KVTEST_KC_KEY": "keychain:local"}, wantPath: "local"},
 		{name: "oauth2 binds the token endpoint", services: []config.Service{{Name: "rep", BaseURL: "https://reports.example.com",
-			Auth: config.Auth{Type: config.AuthOAuth2, TokenURL: "https://auth.example.com/token", ClientIDEnv: "KVTEST_KC_ID", ClientSecretEnv: "KVTEST_KC_KEY"}}},
+			Auth: config.AuthList{{Type: config.AuthOAuth2, TokenURL: "https://auth.example.com/token", ClientIDEnv: "KVTEST_KC_ID", ClientSecretEnv: "KVTEST_KC_KEY"}}}},
 			vars: map[string]string{"KVTEST_KC_KEY": "keychain:oauth", "KVTEST_KC_ID": "client-1"}, wantPath: "oauth"},
 		{name: "base URL moved to another host", services: []config.Service{bearer("api", "http://127.0.0.1:9999", "KVTEST_KC_KEY")},
 			vars:    map[string]string{"KVTEST_KC_KEY": "keychain:crm"},
@@ -67,7 +67,7 @@ func TestLoadKeychain(t *testing.T) {
 			bearer("a", "https://api.example.com", "KVTEST_KC_KEY"), bearer("b", "https://evil.example.net", "KVTEST_KC_KEY")},
 			vars: map[string]string{"KVTEST_KC_KEY": "keychain:crm"}, wantErr: []string{`service "b"`, "evil.example.net"}},
 		{name: "oauth2 token endpoint moved", services: []config.Service{{Name: "rep", BaseURL: "https://auth.example.com",
-			Auth: config.Auth{Type: config.AuthOAuth2, TokenURL: "https://evil.example.net/token", ClientIDEnv: "KVTEST_KC_ID", ClientSecretEnv: "KVTEST_KC_KEY"}}},
+			Auth: config.AuthList{{Type: config.AuthOAuth2, TokenURL: "https://evil.example.net/token", ClientIDEnv: "KVTEST_KC_ID", ClientSecretEnv: "KVTEST_KC_KEY"}}}},
 			vars: map[string]string{"KVTEST_KC_KEY": "keychain:oauth", "KVTEST_KC_ID": "client-1"}, wantErr: []string{"token_url", "evil.example.net"}},
 		{name: "not stored", services: []config.Service{bearer("api", "https://api.example.com/v2", "KVTEST_KC_KEY")},
 			vars: map[string]string{"KVTEST_KC_KEY": "keychain:nope"}, wantErr: []string{"KVTEST_KC_KEY refers to keychain:nope, which is not in the OS keychain", "keyveil secrets set nope --origin https://api.example.com"}},
@@ -101,7 +101,7 @@ func TestLoadKeychain(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
-				c := set.Credentials()[0]
+				c := set.Credentials()[0].Keys[0]
 				if c.Source != SourceKeychain || c.Path != tc.wantPath || c.Secret.Reveal() != key {
 					t.Errorf("credential = source %s, path %q, %d bytes; want keychain %q and the stored key", c.Source, c.Path, c.Secret.Len(), tc.wantPath)
 				}

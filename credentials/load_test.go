@@ -19,7 +19,7 @@ import (
 // oneService is a config with one bearer service whose key is in name.
 func oneService(name string) *config.Config {
 	return &config.Config{Services: []config.Service{{
-		Name: "api", BaseURL: "https://api.example.com", Auth: config.Auth{Type: "bearer", Env: name},
+		Name: "api", BaseURL: "https://api.example.com", Auth: config.AuthList{{Type: "bearer", Env: name}},
 	}}}
 }
 
@@ -113,10 +113,10 @@ func TestLoadReportsAllProblemsTogether(t *testing.T) {
 	t.Setenv("KVTEST_ALL_A", "op://vault/item/LEAKCHECK")
 	t.Setenv("KVTEST_ALL_B", "tiny")
 	cfg := &config.Config{Services: []config.Service{
-		{Name: "a", BaseURL: "https://a.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_ALL_A"}},
-		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "header", Name: "X-Key", Env: "KVTEST_ALL_B"}},
-		{Name: "c", BaseURL: "https://c.example.com", Auth: config.Auth{Type: "query", Name: "k", Env: "KVTEST_ALL_C"}},
-		{Name: "d", BaseURL: "https://d.example.com", Auth: config.Auth{Type: "none"}},
+		{Name: "a", BaseURL: "https://a.example.com", Auth: config.AuthList{{Type: "bearer", Env: "KVTEST_ALL_A"}}},
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.AuthList{{Type: "header", Name: "X-Key", Env: "KVTEST_ALL_B"}}},
+		{Name: "c", BaseURL: "https://c.example.com", Auth: config.AuthList{{Type: "query", Name: "k", Env: "KVTEST_ALL_C"}}},
+		{Name: "d", BaseURL: "https://d.example.com", Auth: config.AuthList{{Type: "none"}}},
 	}}
 	_, err := Load(cfg, nil)
 	if err == nil {
@@ -143,8 +143,8 @@ func TestLoadUnsetsSecretVariables(t *testing.T) {
 			t.Setenv("KVTEST_UNSET_FILE_KEY_FILE", writeFile(t, "k", "sk-test-LEAKCHECK-file-0123456789\n"))
 			t.Setenv("KVTEST_UNSET_USER", "alice")
 			cfg := &config.Config{Services: []config.Service{
-				{Name: "a", BaseURL: "https://a.example.com", Auth: config.Auth{Type: "basic", Env: "KVTEST_UNSET_KEY", UsernameEnv: "KVTEST_UNSET_USER"}},
-				{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_UNSET_FILE_KEY"}},
+				{Name: "a", BaseURL: "https://a.example.com", Auth: config.AuthList{{Type: "basic", Env: "KVTEST_UNSET_KEY", UsernameEnv: "KVTEST_UNSET_USER"}}},
+				{Name: "b", BaseURL: "https://b.example.com", Auth: config.AuthList{{Type: "bearer", Env: "KVTEST_UNSET_FILE_KEY"}}},
 			}}
 			_, err := Load(cfg, nil)
 			if (err == nil) != ok {
@@ -176,7 +176,7 @@ func TestLoadFileTrimsExactlyOneNewline(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Load with file %q: %v", content, err)
 		}
-		c := set.Credentials()[0]
+		c := set.Credentials()[0].Keys[0]
 		if c.Secret.Reveal() != key {
 			t.Errorf("Load with file %q: key is %d bytes, want %d", content, c.Secret.Len(), len(key))
 		}
@@ -229,8 +229,8 @@ func TestLoadDotenvLosesToRealEnvironment(t *testing.T) {
 		}
 	}
 	cfg := &config.Config{Services: []config.Service{
-		{Name: "a", BaseURL: "https://a.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_DOT_A"}},
-		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_DOT_B"}},
+		{Name: "a", BaseURL: "https://a.example.com", Auth: config.AuthList{{Type: "bearer", Env: "KVTEST_DOT_A"}}},
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.AuthList{{Type: "bearer", Env: "KVTEST_DOT_B"}}},
 	}}
 	set, err := Load(cfg, env)
 	if err != nil {
@@ -238,7 +238,7 @@ func TestLoadDotenvLosesToRealEnvironment(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, c := range set.Credentials() {
-		got[c.Service] = string(c.Source) + " " + c.Secret.Reveal()
+		got[c.Service] = string(c.Keys[0].Source) + " " + c.Keys[0].Secret.Reveal()
 	}
 	want := map[string]string{
 		"a": "env sk-test-LEAKCHECK-from-real-env",
@@ -316,8 +316,8 @@ func TestLoadBasicAuthSecrets(t *testing.T) {
 	t.Setenv("KVTEST_BASIC_KEY", key)
 	t.Setenv("KVTEST_BASIC_USER", "alice")
 	cfg := &config.Config{Services: []config.Service{
-		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "basic", Env: "KVTEST_BASIC_KEY", UsernameEnv: "KVTEST_BASIC_USER"}},
-		{Name: "n", BaseURL: "https://n.example.com", Auth: config.Auth{Type: "none"}},
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.AuthList{{Type: "basic", Env: "KVTEST_BASIC_KEY", UsernameEnv: "KVTEST_BASIC_USER"}}},
+		{Name: "n", BaseURL: "https://n.example.com", Auth: config.AuthList{{Type: "none"}}},
 	}}
 	set, err := Load(cfg, nil)
 	if err != nil {
@@ -332,8 +332,8 @@ func TestLoadBasicAuthSecrets(t *testing.T) {
 		t.Errorf("Secrets() (-want +got):\n%s", diff)
 	}
 	creds := set.Credentials()
-	if len(creds) != 2 || creds[0].Username != "alice" || creds[1].Source != SourceNone {
-		t.Errorf("Credentials() = %v, want b with user alice and n with source none", creds)
+	if len(creds) != 2 || len(creds[0].Keys) != 1 || creds[0].Keys[0].Source != SourceEnv || len(creds[1].Keys) != 0 || creds[1].Origin != "" {
+		t.Errorf("Credentials() = %v, want b with one key from env and n with none", creds)
 	}
 	if fp := set.Fingerprint("b"); fp != NewSecret("x", key).Fingerprint() || fp == "" {
 		t.Errorf("Fingerprint(b) = %q, want the key's fingerprint", fp)
@@ -352,7 +352,7 @@ func TestLoadBasicUserWithColonRefused(t *testing.T) {
 	t.Setenv("KVTEST_COLON_KEY", "sk-test-LEAKCHECK-0123456789")
 	t.Setenv("KVTEST_COLON_USER", "ali:ce")
 	cfg := &config.Config{Services: []config.Service{
-		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "basic", Env: "KVTEST_COLON_KEY", UsernameEnv: "KVTEST_COLON_USER"}},
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.AuthList{{Type: "basic", Env: "KVTEST_COLON_KEY", UsernameEnv: "KVTEST_COLON_USER"}}},
 	}}
 	if _, err := Load(cfg, nil); err == nil || !strings.Contains(err.Error(), "KVTEST_COLON_USER") {
 		t.Errorf("Load with a user name containing ':' = %v, want an error naming KVTEST_COLON_USER", err)
@@ -362,15 +362,15 @@ func TestLoadBasicUserWithColonRefused(t *testing.T) {
 func TestLoadSharedVariableReadOnce(t *testing.T) {
 	t.Setenv("KVTEST_SHARED_KEY", "sk-test-LEAKCHECK-0123456789")
 	cfg := &config.Config{Services: []config.Service{
-		{Name: "a", BaseURL: "https://a.example.com", Auth: config.Auth{Type: "bearer", Env: "KVTEST_SHARED_KEY"}},
-		{Name: "b", BaseURL: "https://b.example.com", Auth: config.Auth{Type: "header", Name: "X-Key", Env: "KVTEST_SHARED_KEY"}},
+		{Name: "a", BaseURL: "https://a.example.com", Auth: config.AuthList{{Type: "bearer", Env: "KVTEST_SHARED_KEY"}}},
+		{Name: "b", BaseURL: "https://b.example.com", Auth: config.AuthList{{Type: "header", Name: "X-Key", Env: "KVTEST_SHARED_KEY"}}},
 	}}
 	set, err := Load(cfg, nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	for _, c := range set.Credentials() {
-		if c.Secret.IsZero() {
+		if len(c.Keys) != 1 || c.Keys[0].Secret.IsZero() {
 			t.Errorf("service %s has no key; a variable shared by two services must serve both", c.Service)
 		}
 	}

@@ -30,11 +30,11 @@ func LoadNamed(env *Env, name string) (s Secret, ok bool, err error) {
 			return s, false, fmt.Errorf("%s%s names %s, %v", fileName, env.describe(psrc), p, err)
 		}
 		v = trimNewline(data)
-		if problem := checkKey(v); problem != "" {
+		if problem := checkValue(v, false); problem != "" {
 			return s, false, fmt.Errorf("the file named by %s (%s) %s", fileName, p, problem)
 		}
 	default:
-		if problem := checkKey(v); problem != "" {
+		if problem := checkValue(v, false); problem != "" {
 			return s, false, fmt.Errorf("%s%s %s", name, env.describe(vsrc), problem)
 		}
 	}

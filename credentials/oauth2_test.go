@@ -11,13 +11,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/keyveil/keyveil/config"
 )
 
-// These tests set process environment variables (t.Setenv), so they do
-// not run in parallel.
+// These tests run the OAuth 2.0 client credentials scheme (package
+// scheme) through Load and the Transport against local servers: the token
+// endpoint checks the grant. The token cache's timing is tested on its own
+// in scheme/token_test.go. They set process environment variables
+// (t.Setenv), so they do not run in parallel.
 
 const (
 	oauthClientID = "keyveil-client"
@@ -91,7 +93,7 @@ func newAPIServer(t *testing.T) *apiServer {
 func oauthConfig(api, tokenURL string) *config.Config {
 	return &config.Config{Services: []config.Service{{
 		Name: "reports", BaseURL: api, Timeout: config.DefaultTimeout, MaxResponseBytes: config.DefaultMaxResponseBytes,
-		Auth: config.Auth{Type: config.AuthOAuth2, TokenURL: tokenURL, ClientIDEnv: "KVTEST_OAUTH_ID", ClientSecretEnv: "KVTEST_OAUTH_SECRET", Scopes: []string{"reports.read", "reports.export"}},
+		Auth: config.AuthList{{Type: config.AuthOAuth2, TokenURL: tokenURL, ClientIDEnv: "KVTEST_OAUTH_ID", ClientSecretEnv: "KVTEST_OAUTH_SECRET", Scopes: []string{"reports.read", "reports.export"}}},
 	}}}
 }
 
@@ -159,138 +161,6 @@ func TestOAuth2FetchesCachesAndRedacts(t *testing.T) {
 		if got := red.RedactString("x " + v + " y"); strings.Contains(got, v) {
 			t.Errorf("Redactor does not know the client secret form %q", v)
 		}
-	}
-}
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-// withClock gives the Transport's token source a fake clock.
-func withClock(t *testing.T, tr *Transport) *fakeClock {
-	t.Helper()
-	c := &fakeClock{t: time.Now()}
-	for _, rs := range tr.origins {
-		for _, r := range rs {
-			if ts, ok := r.tokens.(*tokenSource); ok {
-				ts.now = c.now
-				return c
-			}
-		}
-	}
-	t.Fatal("the Transport has no OAuth token source")
-	return nil
-}
-
-func secretCount(r *Redactor) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.secrets)
-}
-
-// TestOAuth2KeepsSharedRefreshToken: an endpoint that sends the same
-// refresh token with every access token: forgetting old access tokens
-// must not forget the refresh token the current one still carries.
-func TestOAuth2KeepsSharedRefreshToken(t *testing.T) {
-	const refresh = "rt-LEAKCHECK-constant-0123456789"
-	tokens := newTokenServer(t, 1)
-	tokens.refresh = refresh
-	api := newAPIServer(t)
-	cfg := oauthConfig(api.URL, tokens.URL)
-	set := loadOAuth(t, cfg)
-	tr := NewTransport(set, cfg, nil)
-	clock := withClock(t, tr)
-	client := tr.Client()
-	for range 200 { // about 67 tokens: the first ones are forgotten for the cap
-		clock.advance(250 * time.Millisecond)
-		if _, _, err := oauthGet(t, client, api.URL+"/x"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := set.Redactor().RedactString(refresh); strings.Contains(got, "LEAKCHECK") {
-		t.Errorf("after old tokens were forgotten, the refresh token is no longer redacted: %q", got)
-	}
-}
-
-// TestOAuth2ReusesShortLivedTokens: a token is reused until shortly
-// before it expires, however short its life (x/oauth2 renews 10 s before
-// expiry, so a 5 s token used to be fetched for every request).
-func TestOAuth2ReusesShortLivedTokens(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		expiresIn int
-		calls     []time.Duration // clock advance before each call
-		fetches   []int32         // token requests after each call
-	}{
-		{"5s reused for 3.75s", 5, []time.Duration{0, time.Second, time.Second, time.Second, 700 * time.Millisecond, 100 * time.Millisecond}, []int32{1, 1, 1, 1, 1, 2}},
-		{"1s reused for 750ms", 1, []time.Duration{0, 300 * time.Millisecond, 400 * time.Millisecond, 100 * time.Millisecond}, []int32{1, 1, 1, 2}},
-		{"an hour reused", 3600, []time.Duration{0, time.Hour - 11*time.Second, 2 * time.Second}, []int32{1, 1, 2}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tokens := newTokenServer(t, tc.expiresIn)
-			api := newAPIServer(t)
-			cfg := oauthConfig(api.URL, tokens.URL)
-			tr := NewTransport(loadOAuth(t, cfg), cfg, nil)
-			clock := withClock(t, tr)
-			client := tr.Client()
-			for i, d := range tc.calls {
-				clock.advance(d)
-				if _, _, err := oauthGet(t, client, api.URL+"/x"); err != nil {
-					t.Fatal(err)
-				}
-				if got := tokens.count.Load(); got != tc.fetches[i] {
-					t.Errorf("after call %d (clock +%v): %d token requests, want %d", i, d, got, tc.fetches[i])
-				}
-			}
-		})
-	}
-}
-
-// TestOAuth2ForgetsExpiredTokens: 400 calls against a token endpoint whose
-// tokens live one second keep the Redactor's secret list bounded: tokens
-// past their grace are forgotten, and at most maxKeptTokens are kept. The
-// token in use is always redacted.
-func TestOAuth2ForgetsExpiredTokens(t *testing.T) {
-	tokens := newTokenServer(t, 1)
-	api := newAPIServer(t)
-	cfg := oauthConfig(api.URL, tokens.URL)
-	set := loadOAuth(t, cfg)
-	red := set.Redactor()
-	static := secretCount(red)
-	tr := NewTransport(set, cfg, nil)
-	clock := withClock(t, tr)
-	client := tr.Client()
-	for i := range 400 {
-		clock.advance(250 * time.Millisecond)
-		if _, _, err := oauthGet(t, client, api.URL+"/x"); err != nil {
-			t.Fatal(err)
-		}
-		n := int(tokens.count.Load())
-		if got := red.RedactString(tokenFor(n)); strings.Contains(got, "LEAKCHECK") {
-			t.Fatalf("call %d: the token in use is not redacted: %q", i, got)
-		}
-		if got := secretCount(red); got > static+maxKeptTokens {
-			t.Fatalf("call %d: the Redactor knows %d secrets, want at most %d", i, got, static+maxKeptTokens)
-		}
-	}
-	if n := tokens.count.Load(); n < 100 || n > 140 {
-		t.Errorf("%d tokens for 400 calls 250 ms apart with 1 s tokens, want about 134 (one per 750 ms)", n)
-	}
-	if got := red.RedactString(tokenFor(1)); !strings.Contains(got, "LEAKCHECK") {
-		t.Errorf("the first token, long expired and beyond the cap, is still redacted: %q", got)
-	}
-	// After the grace period only the current token is kept.
-	clock.advance(tokenGrace + config.DefaultTimeout + time.Minute)
-	if _, _, err := oauthGet(t, client, api.URL+"/x"); err != nil {
-		t.Fatal(err)
-	}
-	if got := secretCount(red); got != static+1 {
-		t.Errorf("after the grace period the Redactor knows %d secrets, want %d (the static ones and the current token)", got, static+1)
 	}
 }
 
@@ -362,7 +232,7 @@ func TestOAuth2MissingClientID(t *testing.T) {
 func TestBasicKeyAsUsername(t *testing.T) {
 	api := newAPIServer(t)
 	cfg := &config.Config{Services: []config.Service{{
-		Name: "stripe", BaseURL: api.URL, Auth: config.Auth{Type: config.AuthBasic, Env: "KVTEST_STRIPE_KEY", KeyAs: config.KeyAsUsername},
+		Name: "stripe", BaseURL: api.URL, Auth: config.AuthList{{Type: config.AuthBasic, Env: "KVTEST_STRIPE_KEY", KeyAs: config.KeyAsUsername}},
 	}}}
 	t.Setenv("KVTEST_STRIPE_KEY", testKey)
 	set, err := Load(cfg, nil)

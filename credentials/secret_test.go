@@ -51,7 +51,7 @@ func TestSecretThroughFmt(t *testing.T) {
 	}
 	checkRedacted(t, "Sprint", fmt.Sprint(s))
 	checkRedacted(t, "Sprintln", fmt.Sprintln("key", s))
-	checkRedacted(t, "Sprint(Credential)", fmt.Sprintf("%+v", Credential{Service: "api", Auth: config.Auth{Type: "bearer", Env: "MCP_API_KEY"}, Secret: s}))
+	checkRedacted(t, "Sprint(Credential)", fmt.Sprintf("%+v", Credential{Service: "api", Auth: config.Auth{Type: "bearer", Env: "MCP_API_KEY"}, Keys: []Key{{Secret: s, Source: SourceEnv}}}))
 	if got := fmt.Sprintf("%T", s); got != "credentials.Secret" {
 		t.Errorf("Sprintf(%%T) = %q, want the type name", got)
 	}

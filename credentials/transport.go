@@ -8,10 +8,10 @@ import (
 	"net/url"
 	"path"
 	"strings"
-
-	"golang.org/x/oauth2"
+	"time"
 
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/credentials/scheme"
 )
 
 // maxRedirects is how many same-origin redirects [Transport.Client]
@@ -60,6 +60,9 @@ type TransportOptions struct {
 	// whose next hop is not GET or HEAD, as --read-only refuses such a
 	// call; false: the allow rules decide.
 	ReadOnly bool
+	// Now is the clock the parts read (when an OAuth token expires); nil:
+	// time.Now. Tests pass a fake one.
+	Now func() time.Time
 }
 
 // Transport is the http.RoundTripper that puts keys on the wire. For each
@@ -72,10 +75,11 @@ type TransportOptions struct {
 //   - sends a clone, never changing the caller's request;
 //   - deletes from the clone every credential any service uses — the
 //     Authorization, Proxy-Authorization and Cookie headers, every
-//     service's auth header and auth query parameter — and the Referer
-//     header, which net/http's client adds on redirects, carrying the
-//     previous URL with its query;
-//   - attaches the credential of this origin's service, and no other.
+//     header and query parameter any part of any service's auth travels
+//     in (scheme.Carriers) — and the Referer header, which net/http's
+//     client adds on redirects, carrying the previous URL with its query;
+//   - attaches every part of the auth of this origin's service, in the
+//     order the service lists them, signing parts last, and no other.
 //
 // When several services share an origin, the request path picks the one
 // whose base URL path is the longest prefix of it; a path under none of
@@ -104,6 +108,7 @@ type Transport struct {
 	origins  map[string][]*route
 	headers  []string // credential headers of every service, plus Referer
 	params   []string // query-auth parameters of every service
+	red      *Redactor
 }
 
 // route is one service as the Transport sees it.
@@ -111,11 +116,9 @@ type route struct {
 	service string
 	prefix  string // base URL path, cleaned, without trailing "/"; "" for "/"
 	rules   []config.Rule
-	auth    config.Auth
-	secret  Secret // zero for auth none
-	user    string
-	missing bool               // the service needs a key the Set does not hold
-	tokens  oauth2.TokenSource // auth oauth2_client_credentials only; see oauth2.go
+	parts   []scheme.Part // in attach order: signing parts last
+	secrets []Secret      // every value the parts send, for scrub
+	missing bool          // the service needs a key the Set does not hold
 }
 
 // NewTransport returns a Transport for the services of cfg with the keys in
@@ -139,11 +142,8 @@ func NewTransport(set *Set, cfg *config.Config, opts *TransportOptions) *Transpo
 			t.base = http.DefaultTransport
 		}
 	}
-	creds := map[string]Credential{}
 	if set != nil {
-		for _, c := range set.creds {
-			creds[c.Service] = c
-		}
+		t.red = set.Redactor()
 	}
 	if cfg == nil {
 		return t
@@ -153,31 +153,50 @@ func NewTransport(set *Set, cfg *config.Config, opts *TransportOptions) *Transpo
 		if err != nil || u.Host == "" {
 			continue // config validated it; unreachable
 		}
-		r := &route{service: svc.Name, prefix: cleanPath(u.Path), rules: svc.Rules(), auth: svc.Auth}
+		r := &route{service: svc.Name, prefix: cleanPath(u.Path), rules: svc.Rules()}
 		if len(r.rules) == 0 {
 			// A service built without config's validation: no rules
 			// means config.DefaultAllow, as in the services file.
 			def, _ := config.ParseRule(config.DefaultAllow)
 			r.rules = []config.Rule{def}
 		}
-		if svc.Auth.Type != config.AuthNone {
-			c, ok := creds[svc.Name]
-			r.missing = !ok || c.Secret.IsZero()
-			r.secret, r.user = c.Secret, c.Username
-			if svc.Auth.Type == config.AuthOAuth2 && !r.missing {
-				r.tokens = newTokenSource(svc, c.ClientID, c.Secret.Reveal(), t.base, set.Redactor())
-			}
+		r.parts, r.missing = set.prepare(svc, t.base, o.Now)
+		if set != nil {
+			r.secrets = set.own[svc.Name]
 		}
-		o := origin(u)
-		t.origins[o] = append(t.origins[o], r)
-		if h := svc.Auth.HeaderName(); h != "" {
+		org := origin(u)
+		t.origins[org] = append(t.origins[org], r)
+		for _, h := range svc.Auth.Headers() {
 			t.headers = appendFold(t.headers, h)
 		}
-		if svc.Auth.Type == config.AuthQuery {
-			t.params = appendFold(t.params, svc.Auth.Name)
+		for _, p := range svc.Auth.Params() {
+			t.params = appendFold(t.params, p)
 		}
 	}
 	return t
+}
+
+// prepare returns the parts of svc's auth ready to attach through base,
+// signing parts last, and whether the service is missing a part the Set
+// does not hold (its requests are then refused, never sent bare). Each
+// Transport prepares its own parts, so each has its own token caches.
+func (s *Set) prepare(svc config.Service, base http.RoundTripper, now func() time.Time) ([]scheme.Part, bool) {
+	if s == nil || len(s.parts[svc.Name]) != len(svc.Auth) {
+		return nil, !svc.Auth.None()
+	}
+	var parts, signers []scheme.Part
+	for _, lp := range s.parts[svc.Name] {
+		p, _, err := lp.scheme.Prepare(&lp.auth, lp.values, s.runtime(svc, base, now))
+		if err != nil {
+			return nil, true // Load prepared the same values without error
+		}
+		if sg, ok := p.(scheme.Signer); ok && sg.Signs() {
+			signers = append(signers, p)
+			continue
+		}
+		parts = append(parts, p)
+	}
+	return append(parts, signers...), false
 }
 
 func appendFold(list []string, s string) []string {
@@ -317,27 +336,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.URL.User = nil
 	out.Host = "" // pick checked it names this origin
 	t.strip(out)
-	var token string
-	if r.tokens != nil {
-		tok, err := r.tokens.Token()
-		if err != nil {
+	for _, p := range r.parts {
+		if err := p.Attach(out); err != nil {
 			if req.Body != nil {
 				_ = req.Body.Close()
 			}
-			return nil, err // tokenError: no secret, no body
+			return nil, err // a scheme's public error: no secret, no body
 		}
-		token = tok.AccessToken
-		out.Header.Set("Authorization", "Bearer "+token)
 	}
-	r.attach(out)
 	resp, err := t.base.RoundTrip(out) // the base closes the body
 	if err != nil {
-		sent := r.secret
-		if token != "" {
-			// The access token went out, not the client secret.
-			sent = NewSecret(tokenName(r.service), token)
-		}
-		return nil, &sendError{msg: scrub(err.Error(), out, req, sent), err: err}
+		return nil, &sendError{msg: t.scrub(err.Error(), out, req, r.secrets), err: err}
 	}
 	// Only keyveil says why it did not follow a redirect: an API could
 	// otherwise put any text, a piece of the key it saw among it, where
@@ -380,33 +389,6 @@ func dropParams(raw string, names []string) string {
 		}
 	}
 	return strings.Join(kept, "&")
-}
-
-// attach adds the route's credential to out. [Secret.Reveal] is called
-// here and in scrub only.
-func (r *route) attach(out *http.Request) {
-	if r.secret.IsZero() {
-		return
-	}
-	key := r.secret.Reveal()
-	switch r.auth.Type {
-	case config.AuthBearer:
-		out.Header.Set("Authorization", "Bearer "+key)
-	case config.AuthHeader:
-		out.Header.Set(r.auth.Name, key)
-	case config.AuthQuery:
-		q := out.URL.RawQuery
-		if q != "" {
-			q += "&"
-		}
-		out.URL.RawQuery = q + url.QueryEscape(r.auth.Name) + "=" + url.QueryEscape(key)
-	case config.AuthBasic:
-		if r.auth.KeyAs == config.KeyAsUsername {
-			out.SetBasicAuth(key, "")
-			return
-		}
-		out.SetBasicAuth(r.user, key)
-	}
 }
 
 // checkLocation makes a redirect response safe to hand back. A Location on
@@ -462,18 +444,25 @@ func (e *sendError) Timeout() bool {
 
 // scrub builds a sendError's text: the cause's text with the URLs of out
 // and req (which may carry a query-parameter key) replaced by their safe
-// form and the key, in the forms it was sent in, by its marker.
-func scrub(cause string, out, req *http.Request, key Secret) string {
+// form, each value the route's parts send (in the forms it was sent in)
+// by its marker, and then whatever else the Redactor knows (an access
+// token that arrived while running) by its own.
+func (t *Transport) scrub(cause string, out, req *http.Request, secrets []Secret) string {
 	safe := safeURL(out.URL)
 	pairs := []string{out.URL.String(), safe, req.URL.String(), safe}
 	if out.URL.RawQuery != "" {
 		pairs = append(pairs, out.URL.RawQuery, "")
 	}
-	if !key.IsZero() {
-		v := key.Reveal()
-		pairs = append(pairs, v, key.marker(), url.QueryEscape(v), key.marker())
+	for _, key := range secrets {
+		if v := key.Reveal(); v != "" {
+			pairs = append(pairs, v, key.marker(), url.QueryEscape(v), key.marker())
+		}
 	}
-	return req.Method + " " + safe + ": " + strings.NewReplacer(pairs...).Replace(cause)
+	msg := req.Method + " " + safe + ": " + strings.NewReplacer(pairs...).Replace(cause)
+	if t.red != nil {
+		msg = t.red.RedactString(msg)
+	}
+	return msg
 }
 
 // CloseIdleConnections closes the base transport's idle connections, so

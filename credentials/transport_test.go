@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -94,19 +95,43 @@ type svc struct {
 }
 
 // newTestTransport builds a Transport without touching the process
-// environment, so transport tests can run in parallel.
+// environment (the keys come from a dotenv map), so transport tests can
+// run in parallel. A service whose key is missing is left out of the Set,
+// so the Transport refuses its requests.
 func newTestTransport(base http.RoundTripper, svcs ...svc) *Transport {
 	cfg := &config.Config{}
-	set := &Set{}
+	set := &Set{parts: map[string][]loadedPart{}, own: map[string][]Secret{}}
 	for _, s := range svcs {
-		cfg.Services = append(cfg.Services, config.Service{Name: s.name, BaseURL: s.baseURL, Auth: s.auth})
-		c := Credential{Service: s.name, Auth: s.auth, Username: s.user, Source: SourceEnv}
+		one := &config.Config{Services: []config.Service{{Name: s.name, BaseURL: s.baseURL, Auth: config.AuthList{s.auth}}}}
+		cfg.Services = append(cfg.Services, one.Services[0])
+		vals := map[string]string{}
 		if s.key != "" {
-			c.Secret = NewSecret(s.auth.Env, s.key)
+			vals[s.auth.Env] = s.key
 		}
-		set.creds = append(set.creds, c)
+		if s.user != "" {
+			vals[s.auth.UsernameEnv] = s.user
+		}
+		got, err := Load(one, &Env{dotenv: vals})
+		if err != nil {
+			continue
+		}
+		set.creds = append(set.creds, got.creds...)
+		set.secrets = append(set.secrets, got.secrets...)
+		maps.Copy(set.parts, got.parts)
+		maps.Copy(set.own, got.own)
 	}
 	return NewTransport(set, cfg, &TransportOptions{Base: base})
+}
+
+// loadDotenv loads cfg's credentials from vars alone, for tests that run
+// in parallel.
+func loadDotenv(t *testing.T, cfg *config.Config, vars map[string]string) *Set {
+	t.Helper()
+	set, err := Load(cfg, &Env{dotenv: vars})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return set
 }
 
 func get(t *testing.T, c *http.Client, rawURL string, header http.Header) (*http.Response, error) {
@@ -632,7 +657,7 @@ func TestTransportRefusesMissingKey(t *testing.T) {
 	t.Parallel()
 	base := &recordingBase{}
 	tr := NewTransport(nil, &config.Config{Services: []config.Service{
-		{Name: "a", BaseURL: "https://a.keyveil-test.invalid", Auth: config.Auth{Type: "bearer", Env: "A_KEY"}},
+		{Name: "a", BaseURL: "https://a.keyveil-test.invalid", Auth: config.AuthList{{Type: "bearer", Env: "A_KEY"}}},
 	}}, &TransportOptions{Base: base})
 	req, _ := http.NewRequest(http.MethodGet, "https://a.keyveil-test.invalid/", nil)
 	if _, err := tr.RoundTrip(req); !errors.Is(err, errRefused) {
@@ -712,7 +737,7 @@ func TestClientRedirectReChecksEveryHop(t *testing.T) {
 				}
 			})
 			cfg := loadTransportConfig(t, "services:\n  a:\n    base_url: "+a.URL+"/api\n    auth: {type: bearer, env: A_KEY}\n    allow: [\"GET /public/**\", \"POST /public/forms/**\"]\n")
-			set := &Set{creds: []Credential{{Service: "a", Auth: cfg.Services[0].Auth, Secret: NewSecret("A_KEY", keyA), Source: SourceEnv}}}
+			set := loadDotenv(t, cfg, map[string]string{"A_KEY": keyA})
 			tr := NewTransport(set, cfg, &TransportOptions{Base: baseFor(t, a), ReadOnly: tc.readOnly})
 			req, err := http.NewRequestWithContext(t.Context(), tc.method, a.URL+"/api"+tc.start, strings.NewReader("x=1"))
 			if err != nil {

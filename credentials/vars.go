@@ -15,8 +15,9 @@ const defaultKeyVar = "MCP_API_KEY"
 var ownSecretVars = []string{"KEYVEIL_STATE", "KEYVEIL_STATE_PASSWORD", "KEYVEIL_STATE_PASSWORD" + fileSuffix}
 
 // SecretVars returns the name of every environment variable whose value
-// [Load] treats as secret for cfg: each service's key variable (for OAuth
-// 2.0, the client secret's) and its NAME_FILE companion, whose value — a
+// [Load] treats as secret for cfg: every secret variable of every part of
+// each service's auth (a key, an OAuth client secret, a refresh token) and
+// its NAME_FILE companion, whose value — a
 // path — says where the key lives, and is sometimes the key itself put in
 // the wrong variable. MCP_API_KEY and MCP_API_KEY_FILE are always among
 // them, so that a nil cfg (a services file that did not load) still
@@ -30,8 +31,10 @@ func SecretVars(cfg *config.Config) []string {
 	names := append([]string{defaultKeyVar, defaultKeyVar + fileSuffix}, ownSecretVars...)
 	if cfg != nil {
 		for _, svc := range cfg.Services {
-			if n := svc.Auth.SecretEnv(); svc.Auth.Type != config.AuthNone && n != "" {
-				names = append(names, n, n+fileSuffix)
+			for _, v := range svc.Auth.Vars() {
+				if v.Secret {
+					names = append(names, v.Name, v.Name+fileSuffix)
+				}
 			}
 		}
 	}

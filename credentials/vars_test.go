@@ -17,11 +17,11 @@ func TestSecretVars(t *testing.T) {
 	}{
 		{"no config", nil, []string{"KEYVEIL_STATE", "KEYVEIL_STATE_PASSWORD", "KEYVEIL_STATE_PASSWORD_FILE", "MCP_API_KEY", "MCP_API_KEY_FILE"}},
 		{"every scheme but none", &config.Config{Services: []config.Service{
-			{Name: "crm", Auth: config.Auth{Type: config.AuthHeader, Name: "X-Key", Env: "CRM_KEY"}},
-			{Name: "git", Auth: config.Auth{Type: config.AuthBasic, Env: "GIT_PASS", UsernameEnv: "GIT_USER"}},
-			{Name: "idp", Auth: config.Auth{Type: config.AuthOAuth2, ClientIDEnv: "IDP_ID", ClientSecretEnv: "IDP_SECRET"}},
-			{Name: "pub", Auth: config.Auth{Type: config.AuthNone}},
-			{Name: "crm2", Auth: config.Auth{Type: config.AuthBearer, Env: "CRM_KEY"}},
+			{Name: "crm", Auth: config.AuthList{{Type: config.AuthHeader, Name: "X-Key", Env: "CRM_KEY"}}},
+			{Name: "git", Auth: config.AuthList{{Type: config.AuthBasic, Env: "GIT_PASS", UsernameEnv: "GIT_USER"}}},
+			{Name: "idp", Auth: config.AuthList{{Type: config.AuthOAuth2, ClientIDEnv: "IDP_ID", ClientSecretEnv: "IDP_SECRET"}}},
+			{Name: "pub", Auth: config.AuthList{{Type: config.AuthNone}}},
+			{Name: "crm2", Auth: config.AuthList{{Type: config.AuthBearer, Env: "CRM_KEY"}}},
 		}}, []string{"CRM_KEY", "CRM_KEY_FILE", "GIT_PASS", "GIT_PASS_FILE", "IDP_SECRET", "IDP_SECRET_FILE", "KEYVEIL_STATE", "KEYVEIL_STATE_PASSWORD", "KEYVEIL_STATE_PASSWORD_FILE", "MCP_API_KEY", "MCP_API_KEY_FILE"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,10 +57,10 @@ func (d *Document) Operations() int { return len(d.ops) }
 type Options struct {
 	// Service names the service every tool calls. Required.
 	Service string
-	// Auth is the service's auth; a parameter that carries its key (its
-	// header or query parameter) is never offered as an input. Zero: only
-	// the document's own security schemes are removed.
-	Auth config.Auth
+	// Auth is the service's auth; a parameter that carries a part's key
+	// (its header or query parameter) is never offered as an input. nil:
+	// only the document's own security schemes are removed.
+	Auth config.AuthList
 	// Operations selects operations: an operationId, "tag:NAME" or "*".
 	// Empty selects nothing.
 	Operations []string
@@ -353,21 +353,22 @@ func (d *Document) body(o operation, in *jsonschema.Schema, used map[string]bool
 
 // securityParams returns the parameters that carry credentials, keyed by
 // place and lower-cased name: every apiKey security scheme in the document
-// and the service's own auth. keyveil supplies these itself, so the model
+// and every header and parameter a part of the service's own auth
+// travels in. keyveil supplies these itself, so the model
 // is never asked for them (and could not set them: the transport owns the
 // credential).
-func (d *Document) securityParams(a config.Auth) map[string]bool {
+func (d *Document) securityParams(a config.AuthList) map[string]bool {
 	out := map[string]bool{}
 	for _, s := range d.security {
 		if s.typ == "apiKey" {
 			out[s.in+"\x00"+strings.ToLower(s.name)] = true
 		}
 	}
-	switch a.Type {
-	case config.AuthHeader:
-		out["header\x00"+strings.ToLower(a.Name)] = true
-	case config.AuthQuery:
-		out["query\x00"+strings.ToLower(a.Name)] = true
+	for _, h := range a.Headers() {
+		out["header\x00"+strings.ToLower(h)] = true
+	}
+	for _, p := range a.Params() {
+		out["query\x00"+strings.ToLower(p)] = true
 	}
 	return out
 }

@@ -230,7 +230,7 @@ func TestSecurityParametersRemoved(t *testing.T) {
 		t.Errorf("deletePet required (-want +got):\n%s", diff)
 	}
 	// The service's own auth is removed too, whatever the document says.
-	tools, _, err = doc.Tools(Options{Service: "api", Operations: []string{"findPetsByStatus"}, Auth: config.Auth{Type: config.AuthQuery, Name: "status", Env: "K"}})
+	tools, _, err = doc.Tools(Options{Service: "api", Operations: []string{"findPetsByStatus"}, Auth: config.AuthList{{Type: config.AuthQuery, Name: "status", Env: "K"}}})
 	if err != nil || len(tools) != 1 {
 		t.Fatalf("Tools(findPetsByStatus) = %v, %v", tools, err)
 	}

@@ -510,7 +510,7 @@ func buildQuery(svc config.Service, q map[string]json.RawMessage) (string, []str
 		if name == "" {
 			return "", names, refuse(reasonQuery, "a query parameter has an empty name; remove it")
 		}
-		if svc.Auth.Type == config.AuthQuery && strings.EqualFold(name, svc.Auth.Name) {
+		if svc.Auth.CarriesParam(name) {
 			return "", names, refuse(reasonQuery, "query parameter %q carries the %s service's key, which keyveil attaches itself; remove it", name, svc.Name)
 		}
 		if strings.EqualFold(name, config.MethodOverrideParam) {

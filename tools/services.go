@@ -76,7 +76,7 @@ func (d Deps) services() servicesList {
 		info := serviceInfo{
 			Name:             s.Name,
 			BaseURL:          s.BaseURL,
-			Auth:             s.Auth.Scheme(),
+			Auth:             s.Auth.Describe(),
 			Allow:            []string{},
 			Docs:             s.Docs,
 			TimeoutSeconds:   s.Timeout.Seconds(),
