@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/credentials/scheme"
 )
 
 // These tests change the process environment (t.Setenv), so they cannot
@@ -387,4 +388,59 @@ func TestLoadErrorIsAJoin(t *testing.T) {
 	if !errors.As(err, &joined) || len(joined.Unwrap()) != 1 {
 		t.Errorf("Load error %v is not a join of one problem", err)
 	}
+}
+
+// multilineScheme reads one multi-line secret (a PEM block, a JSON
+// document), for TestLoadMultilineValue.
+type multilineScheme struct{ scheme.Scheme }
+
+func (multilineScheme) Vars(s *scheme.Settings) []scheme.Var {
+	return []scheme.Var{{Name: s.Env, Secret: true, Multiline: true, Role: "private key"}}
+}
+
+// TestLoadMultilineValue: a multi-line secret may hold newlines, carriage
+// returns and tabs (and loses one final newline, as a file does), and
+// nothing else a key may not; a one-line key still refuses a newline.
+func TestLoadMultilineValue(t *testing.T) {
+	const pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw\r\n\tLEAKCHECK0123456789abcdef\n-----END PRIVATE KEY-----"
+	scheme.RegisterForTest(t, "kvtest_multiline", multilineScheme{Scheme: mustLookup(t, "header")})
+	tests := []struct {
+		name, typ, value string
+		want             string // the value loaded, or "" when refused
+		wantErr          string
+	}{
+		{"PEM", "kvtest_multiline", pem, pem, ""},
+		{"PEM with its final newline", "kvtest_multiline", pem + "\n", pem, ""},
+		{"NUL in a PEM", "kvtest_multiline", pem + "\x00x", "", "contains a control character"},
+		{"escape in a PEM", "kvtest_multiline", "\x1b[31m" + pem, "", "contains a control character"},
+		{"newline in a one-line key", "header", "sk-test-LEAKCHECK\n0123456789", "", "contains a control character"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &config.Config{Services: []config.Service{{Name: "s", BaseURL: "https://s.example.com",
+				Auth: config.AuthList{{Type: tc.typ, Name: "X-Key", Env: "KVTEST_ML_KEY"}}}}}
+			set, err := Load(cfg, &Env{dotenv: map[string]string{"KVTEST_ML_KEY": tc.value}})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "LEAKCHECK") {
+					t.Errorf("Load = %v, want %q and no value", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got := set.Credentials()[0].Keys[0].Secret.Reveal(); got != tc.want {
+				t.Errorf("loaded %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func mustLookup(t *testing.T, name string) scheme.Scheme {
+	t.Helper()
+	sc, ok := scheme.Lookup(name)
+	if !ok {
+		t.Fatalf("scheme %s is not registered", name)
+	}
+	return sc
 }

@@ -23,6 +23,12 @@ func TestSecretVars(t *testing.T) {
 			{Name: "pub", Auth: config.AuthList{{Type: config.AuthNone}}},
 			{Name: "crm2", Auth: config.AuthList{{Type: config.AuthBearer, Env: "CRM_KEY"}}},
 		}}, []string{"CRM_KEY", "CRM_KEY_FILE", "GIT_PASS", "GIT_PASS_FILE", "IDP_SECRET", "IDP_SECRET_FILE", "KEYVEIL_STATE", "KEYVEIL_STATE_PASSWORD", "KEYVEIL_STATE_PASSWORD_FILE", "MCP_API_KEY", "MCP_API_KEY_FILE"}},
+		{"every part of a list", &config.Config{Services: []config.Service{
+			{Name: "dd", Auth: config.AuthList{
+				{Type: config.AuthHeader, Name: "DD-API-KEY", Env: "DD_API_KEY"},
+				{Type: config.AuthQuery, Name: "application_key", Env: "DD_APP_KEY"},
+			}},
+		}}, []string{"DD_API_KEY", "DD_API_KEY_FILE", "DD_APP_KEY", "DD_APP_KEY_FILE", "KEYVEIL_STATE", "KEYVEIL_STATE_PASSWORD", "KEYVEIL_STATE_PASSWORD_FILE", "MCP_API_KEY", "MCP_API_KEY_FILE"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, SecretVars(tc.cfg)); diff != "" {
