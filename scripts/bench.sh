@@ -8,17 +8,32 @@
 #
 #   scripts/bench.sh
 #   RUNS=50 CALLS=5000 scripts/bench.sh
+#   BEFORE=2e1dd9e CALLS=0 scripts/bench.sh   # cold start beside an earlier commit
+#
+# BEFORE names a git revision: its keyveil is built too and spawned
+# interleaved with this one's, for a side-by-side cold-start table. CALLS=0
+# measures cold start only and skips the in-process benchmarks.
 set -eu
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-30}
 CALLS=${CALLS:-2000}
+BEFORE=${BEFORE:-}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 go build -o "$dir/keyveil" .
 go build -o "$dir/floor" ./scripts/bench/floor
+before=
+if [ -n "$BEFORE" ]; then
+  mkdir "$dir/src"
+  git archive "$BEFORE" | tar -x -C "$dir/src"
+  (cd "$dir/src" && go build -o "$dir/keyveil-before" .)
+  before="$dir/keyveil-before"
+fi
 
 printf 'load average: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
-go run ./scripts/bench -bin "$dir/keyveil" -floor "$dir/floor" -runs "$RUNS" -calls "$CALLS"
-printf '\n==> in process\n'
-go test -run '^$' -bench 'CallAPI|ColdStart' -benchtime 2s .
+go run ./scripts/bench -bin "$dir/keyveil" -floor "$dir/floor" -before "$before" -runs "$RUNS" -calls "$CALLS"
+if [ "$CALLS" -gt 0 ]; then
+  printf '\n==> in process\n'
+  go test -run '^$' -bench 'CallAPI|ColdStart' -benchtime 2s .
+fi
