@@ -121,6 +121,9 @@ type Service struct {
 	// Detect configures the redaction of secrets keyveil does not hold
 	// from this service's results; the zero value: on, with defaults.
 	Detect Detect `yaml:"detect"`
+	// TLS adds CAs to the system roots and a client certificate for this
+	// service's origin; the zero value: system roots, no certificate.
+	TLS TLS `yaml:"tls"`
 
 	rules []Rule
 	limit Limit
@@ -257,6 +260,9 @@ func (s *Service) validate() []error {
 	errs = append(errs, s.validateGuards()...)
 	if err := s.Detect.validate(); err != nil {
 		add("detect", err)
+	}
+	if field, err := s.TLS.validate(s.pos.dir(), s.BaseURL); err != nil {
+		add(strings.TrimSuffix("tls."+field, "."), err)
 	}
 	switch s.Schema {
 	case "", SchemaCompact, SchemaFull:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -68,6 +69,15 @@ func (p positions) locate(err error) error {
 		}
 	}
 	return &lineError{file: p.file, line: line, err: err}
+}
+
+// dir returns the directory of the file the item came from, against which
+// its relative paths resolve; "" for an item from the environment.
+func (p positions) dir() string {
+	if p.file == "" {
+		return ""
+	}
+	return filepath.Dir(p.file)
 }
 
 func parentKey(k string) string {
