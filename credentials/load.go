@@ -79,6 +79,8 @@ type Set struct {
 	own      map[string][]Secret     // by service: the values its parts send
 	warnings []string
 
+	tls map[string]*clientTLS // by service; see tls.go
+
 	redOnce sync.Once
 	red     *Redactor // see Redactor
 }
@@ -210,6 +212,7 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 			s.parts[svc.Name] = append(s.parts[svc.Name], loadedPart{auth: a, scheme: sc, values: vals})
 		}
 	}
+	errs = append(errs, s.loadTLSBlocks(cfg, env, time.Now())...)
 	for _, name := range order {
 		for _, v := range []string{name, name + fileSuffix} {
 			if err := env.forget(v); err != nil {

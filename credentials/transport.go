@@ -55,6 +55,13 @@ type TransportOptions struct {
 	// a corporate proxy; an https request reaches the proxy inside a
 	// CONNECT tunnel, so the proxy sees no key. Loopback hosts are never
 	// proxied.
+	//
+	// A service with a tls block (config.TLS) is sent through a clone of
+	// Base with the block's TLS settings, when Base is an
+	// *http.Transport; its own RootCAs are kept when the block has no
+	// ca_file. Any other Base (a recorder in a test, a wrapper) cannot
+	// take TLS settings and is used as it is for every service, without
+	// the tls block: no client certificate, Base's own roots.
 	Base http.RoundTripper
 	// ReadOnly makes the client of [Transport.Client] refuse a redirect
 	// whose next hop is not GET or HEAD, as --read-only refuses such a
@@ -79,7 +86,10 @@ type TransportOptions struct {
 //     in (scheme.Carriers) — and the Referer header, which net/http's
 //     client adds on redirects, carrying the previous URL with its query;
 //   - attaches every part of the auth of this origin's service, in the
-//     order the service lists them, signing parts last, and no other.
+//     order the service lists them, signing parts last, and no other;
+//   - sends it through the service's own clone of the base transport when
+//     the service has a tls block, so its client certificate is presented
+//     on its connections only (tls.go).
 //
 // When several services share an origin, the request path picks the one
 // whose base URL path is the longest prefix of it; a path under none of
@@ -116,9 +126,11 @@ type route struct {
 	service string
 	prefix  string // base URL path, cleaned, without trailing "/"; "" for "/"
 	rules   []config.Rule
-	parts   []scheme.Part // in attach order: signing parts last
-	secrets []Secret      // every value the parts send, for scrub
-	missing bool          // the service needs a key the Set does not hold
+	parts   []scheme.Part     // in attach order: signing parts last
+	secrets []Secret          // every value the parts send, for scrub
+	missing bool              // the service needs a key the Set does not hold
+	tls     *clientTLS        // the service's tls block; nil: none (see tls.go)
+	base    http.RoundTripper // the base with the tls block's settings; nil: Transport.base
 }
 
 // NewTransport returns a Transport for the services of cfg with the keys in
@@ -163,6 +175,10 @@ func NewTransport(set *Set, cfg *config.Config, opts *TransportOptions) *Transpo
 		r.parts, r.missing = set.prepare(svc, t.base, o.Now)
 		if set != nil {
 			r.secrets = set.own[svc.Name]
+		}
+		if set != nil {
+			r.tls = set.tls[svc.Name]
+			r.base = r.tls.transportFor(t.base)
 		}
 		org := origin(u)
 		t.origins[org] = append(t.origins[org], r)
@@ -344,8 +360,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err // a scheme's public error: no secret, no body
 		}
 	}
-	resp, err := t.base.RoundTrip(out) // the base closes the body
+	base := t.base
+	if r.base != nil {
+		base = r.base
+	}
+	resp, err := base.RoundTrip(out) // the base closes the body
 	if err != nil {
+		if msg := explainTLS(err, r.service, r.tls); msg != "" && r.service != "" {
+			return nil, &handshakeError{request: req.Method + " " + safeURL(out.URL), msg: msg, err: err}
+		}
 		return nil, &sendError{msg: t.scrub(err.Error(), out, req, r.secrets), err: err}
 	}
 	// Only keyveil says why it did not follow a redirect: an API could
@@ -468,8 +491,18 @@ func (t *Transport) scrub(cause string, out, req *http.Request, secrets []Secret
 // CloseIdleConnections closes the base transport's idle connections, so
 // that http.Client.CloseIdleConnections reaches them.
 func (t *Transport) CloseIdleConnections() {
-	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+	bases := []http.RoundTripper{t.base}
+	for _, routes := range t.origins {
+		for _, r := range routes {
+			if r.base != nil {
+				bases = append(bases, r.base)
+			}
+		}
+	}
+	for _, b := range bases {
+		if c, ok := b.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
 	}
 }
 

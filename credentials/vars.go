@@ -36,6 +36,9 @@ func SecretVars(cfg *config.Config) []string {
 					names = append(names, v.Name, v.Name+fileSuffix)
 				}
 			}
+			if n := svc.TLS.ClientKeyEnv; n != "" {
+				names = append(names, n, n+fileSuffix)
+			}
 		}
 	}
 	slices.Sort(names)

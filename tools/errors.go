@@ -74,7 +74,14 @@ func networkError(service string, timeout time.Duration, err error) error {
 	var alertErr tls.AlertError
 	var opErr *net.OpError
 	var netErr net.Error
+	// The transport explains a failed TLS handshake itself (a
+	// credentials handshakeError): it knows the service's tls block and
+	// so the fix. Its text names the service and keyveil's settings,
+	// never a certificate's bytes or names.
+	var explained interface{ Explain() string }
 	switch {
+	case errors.As(err, &explained):
+		msg = "the TLS handshake with the " + service + " service failed: " + explained.Explain()
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
 		msg = fmt.Sprintf("the %s service did not answer within %s; try again later, or ask for less (a smaller page, a narrower query)", service, timeout)
 	case errors.Is(err, context.Canceled):

@@ -1,0 +1,449 @@
+package credentials
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyveil/keyveil/config"
+)
+
+// testCA is a certificate authority made for one test.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+}
+
+var serial = struct {
+	sync.Mutex
+	n int64
+}{n: 1}
+
+func nextSerial() *big.Int {
+	serial.Lock()
+	defer serial.Unlock()
+	serial.n++
+	return big.NewInt(serial.n)
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          nextSerial(),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: k, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// issued is a certificate a testCA signed, with its key, in PEM and as a
+// tls.Certificate.
+type issued struct {
+	certPEM, keyPEM string
+	pair            tls.Certificate
+}
+
+// issue signs a certificate for cn: a server certificate for 127.0.0.1
+// when server, else a client one; rsaKey picks an RSA-2048 key (a PEM of
+// many lines) over P-256. notAfter zero means a day from now.
+func (ca *testCA) issue(t *testing.T, cn string, server, rsaKey bool, notAfter time.Time) issued {
+	t.Helper()
+	if notAfter.IsZero() {
+		notAfter = time.Now().Add(24 * time.Hour)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: nextSerial(),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-48 * time.Hour),
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	}
+	var pub, priv any
+	if rsaKey {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, priv = &k.PublicKey, k
+	} else {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, priv = &k.PublicKey, k
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := issued{
+		certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})),
+	}
+	if is.pair, err = tls.X509KeyPair([]byte(is.certPEM), []byte(is.keyPEM)); err != nil {
+		t.Fatal(err)
+	}
+	return is
+}
+
+// writeTemp writes body to a file in a test directory and returns its
+// path.
+func writeTemp(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tlsServer is an httptest TLS server that records the client
+// certificates it was shown.
+type tlsServer struct {
+	*httptest.Server
+	mu    sync.Mutex
+	peers []string // CN of each request's client certificate; "" for none
+}
+
+func (s *tlsServer) seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.peers...)
+}
+
+// newTLSServer starts a TLS server with cert; clientCA non-nil requires a
+// client certificate signed by it, nil only asks for one. next, when set,
+// answers instead of the default "ok".
+func newTLSServer(t *testing.T, cert issued, clientCA *testCA, next http.HandlerFunc) *tlsServer {
+	t.Helper()
+	s := &tlsServer{}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cn := ""
+		if len(r.TLS.PeerCertificates) > 0 {
+			cn = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		s.mu.Lock()
+		s.peers = append(s.peers, cn)
+		s.mu.Unlock()
+		if next != nil {
+			next(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{cert.pair}, ClientAuth: tls.RequestClientCert}
+	if clientCA != nil {
+		pool := x509.NewCertPool()
+		pool.AddCert(clientCA.cert)
+		s.TLS.ClientAuth, s.TLS.ClientCAs = tls.RequireAndVerifyClientCert, pool
+	}
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are the point
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// tlsSetup loads cfg with env and returns a client through a fresh
+// Transport, closed with the test.
+func tlsSetup(t *testing.T, cfg *config.Config, env map[string]string) (*Set, *http.Client) {
+	t.Helper()
+	set, err := Load(cfg, &Env{dotenv: env})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tr := NewTransport(set, cfg, nil)
+	t.Cleanup(tr.CloseIdleConnections)
+	return set, tr.Client()
+}
+
+func noneService(name, baseURL string, tl config.TLS) config.Service {
+	return config.Service{Name: name, BaseURL: baseURL, Auth: config.AuthList{{Type: config.AuthNone}}, TLS: tl}
+}
+
+// TestTLSClientCertificate calls an HTTPS server that requires a client
+// certificate signed by a test CA, with every mistake an operator can make
+// and the right setup, and checks each failure's message names the
+// service and the fix and nothing of a certificate or the key.
+func TestTLSClientCertificate(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "keyveil test corp CA")
+	other := newTestCA(t, "keyveil test other CA")
+	serverCert := ca.issue(t, "billing-server.test", true, false, time.Time{})
+	good := ca.issue(t, "keyveil-client", false, true, time.Time{})
+	foreign := other.issue(t, "keyveil-client", false, false, time.Time{})
+	expired := ca.issue(t, "keyveil-client", false, false, time.Now().Add(-time.Hour))
+	srv := newTLSServer(t, serverCert, ca, nil)
+	expiredSrv := newTLSServer(t, ca.issue(t, "old-server.test", true, false, time.Now().Add(-time.Hour)), nil, nil)
+	caFile := writeTemp(t, "ca.pem", ca.pem)
+	withCert := config.TLS{CAFile: caFile, ClientCertEnv: "BILLING_CERT", ClientKeyEnv: "BILLING_KEY"}
+
+	tests := []struct {
+		name string
+		url  string
+		tls  config.TLS
+		cert issued
+		want string // "" for success
+	}{
+		{name: "right certificate", tls: withCert, cert: good},
+		{name: "key as one line with \\n", tls: withCert, cert: issued{certPEM: good.certPEM, keyPEM: strings.ReplaceAll(strings.TrimSuffix(good.keyPEM, "\n"), "\n", `\n`)}},
+		{name: "no client certificate", tls: config.TLS{CAFile: caFile}, want: `the server requires a client certificate: set tls.client_cert_env and tls.client_key_env of service "internal"`},
+		{name: "certificate of another CA", tls: withCert, cert: foreign, want: `the server refused keyveil's client certificate: check that the certificate in BILLING_CERT (service "internal")`},
+		{name: "expired client certificate", tls: withCert, cert: expired, want: `the server says the client certificate in BILLING_CERT has expired; renew it (service "internal")`},
+		{name: "no ca_file", tls: config.TLS{ClientCertEnv: "BILLING_CERT", ClientKeyEnv: "BILLING_KEY"}, cert: good, want: `the server's certificate is not signed by a CA keyveil trusts: set tls.ca_file of service "internal" to your company's CA bundle`},
+		{name: "no tls block", want: `set tls.ca_file of service "internal"`},
+		{name: "expired server certificate", url: expiredSrv.URL, tls: config.TLS{CAFile: caFile}, want: `the server's certificate has expired or is not yet valid (service "internal")`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := tc.url
+			if url == "" {
+				url = srv.URL
+			}
+			env := map[string]string{}
+			if tc.cert.certPEM != "" {
+				env["BILLING_CERT"], env["BILLING_KEY"] = tc.cert.certPEM, tc.cert.keyPEM
+			}
+			cfg := &config.Config{Services: []config.Service{noneService("internal", url, tc.tls)}}
+			_, client := tlsSetup(t, cfg, env)
+			resp, err := client.Get(url + "/invoices")
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("GET with the right certificate: %v", err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				if string(b) != "ok" {
+					t.Errorf("GET = %d %q, want ok", resp.StatusCode, b)
+				}
+				return
+			}
+			if err == nil {
+				_ = resp.Body.Close()
+				t.Fatalf("GET succeeded, want %q", tc.want)
+			}
+			var ex interface{ Explain() string }
+			if !errors.As(err, &ex) || !strings.Contains(ex.Explain(), tc.want) {
+				t.Fatalf("GET error = %v, want one whose Explain() holds %q", err, tc.want)
+			}
+			for _, leak := range []string{"billing-server.test", "old-server.test", "keyveil test", "BEGIN", pemLine(tc.cert.keyPEM)} {
+				if leak != "" && strings.Contains(err.Error(), leak) {
+					t.Errorf("GET error %q shows %q", err, leak)
+				}
+			}
+		})
+	}
+}
+
+// pemLine returns the first base64 line of a PEM, or "".
+func pemLine(p string) string {
+	lines := strings.Split(p, "\n")
+	if len(lines) < 2 {
+		return ""
+	}
+	return lines[1]
+}
+
+// TestTLSRedirectCarriesNoCertificate follows a redirect from a service
+// whose server requires a client certificate to another service's server
+// that asks for one and records what it got: the second origin must see no
+// certificate. The client follows every redirect, as net/http's default
+// does, so the hop passes through the Transport to the other service.
+func TestTLSRedirectCarriesNoCertificate(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "keyveil test corp CA")
+	client := ca.issue(t, "keyveil-client", false, false, time.Time{})
+	other := newTLSServer(t, ca.issue(t, "other", true, false, time.Time{}), nil, nil)
+	first := newTLSServer(t, ca.issue(t, "billing", true, false, time.Time{}), ca, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
+	})
+	caFile := writeTemp(t, "ca.pem", ca.pem)
+	cfg := &config.Config{Services: []config.Service{
+		noneService("internal", first.URL, config.TLS{CAFile: caFile, ClientCertEnv: "C", ClientKeyEnv: "K"}),
+		noneService("other", other.URL, config.TLS{CAFile: caFile}),
+	}}
+	set, err := Load(cfg, &Env{dotenv: map[string]string{"C": client.certPEM, "K": client.keyPEM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTransport(set, cfg, nil)
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr}).Get(first.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if got := first.seen(); len(got) != 1 || got[0] != "keyveil-client" {
+		t.Errorf("first server saw client certificates %q, want [keyveil-client]", got)
+	}
+	if got := other.seen(); len(got) != 1 || got[0] != "" {
+		t.Errorf("the redirect's target saw client certificates %q, want one request with none", got)
+	}
+}
+
+// TestTLSKeyRedacted checks that the client key is known to the Redactor
+// in every form it is written in, that the certificate is not (it is
+// public), and that the key variables are unset and listed by SecretVars.
+func TestTLSKeyRedacted(t *testing.T) {
+	ca := newTestCA(t, "keyveil test corp CA")
+	c := ca.issue(t, "keyveil-client", false, true, time.Time{})
+	b, _ := pem.Decode([]byte(c.keyPEM))
+	body := strings.Join(strings.Split(strings.TrimSpace(c.keyPEM), "\n")[1:len(strings.Split(strings.TrimSpace(c.keyPEM), "\n"))-1], "")
+	jsonPEM, _ := json.Marshal(c.keyPEM)
+	cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "BILLING_CERT", ClientKeyEnv: "BILLING_KEY"})}}
+	t.Setenv("BILLING_KEY", c.keyPEM)
+	set, err := Load(cfg, &Env{dotenv: map[string]string{"BILLING_CERT": c.certPEM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := os.LookupEnv("BILLING_KEY"); ok {
+		t.Error("BILLING_KEY is still set after Load")
+	}
+	if vars := SecretVars(cfg); !contains(vars, "BILLING_KEY") || !contains(vars, "BILLING_KEY_FILE") || contains(vars, "BILLING_CERT") {
+		t.Errorf("SecretVars = %v, want BILLING_KEY and BILLING_KEY_FILE, not BILLING_CERT", vars)
+	}
+	red := set.Redactor()
+	forms := map[string]string{
+		"pem":        c.keyPEM,
+		"crlf":       strings.ReplaceAll(c.keyPEM, "\n", "\r\n"),
+		"json":       string(jsonPEM),
+		"one line":   strings.ReplaceAll(c.keyPEM, "\n", `\n`),
+		"joined":     body,
+		"hex der":    hex.EncodeToString(b.Bytes),
+		"a log line": "level=debug msg=loaded key=" + strings.Split(c.keyPEM, "\n")[7] + " next",
+	}
+	for name, form := range forms {
+		got := red.RedactString(form)
+		if !strings.Contains(got, "[REDACTED:BILLING_KEY]") {
+			t.Errorf("Redact(%s form) has no marker: %.80q", name, got)
+		}
+		for i, line := range strings.Split(c.keyPEM, "\n") {
+			if len(line) >= 16 && !strings.HasPrefix(line, "-----") && strings.Contains(got, line[4:16]) {
+				t.Errorf("Redact(%s form) still holds part of line %d of the key: %.120q", name, i, got)
+				break
+			}
+		}
+	}
+	if got := red.RedactString(c.certPEM); got != c.certPEM {
+		t.Errorf("Redact(the certificate) = %.80q, want it unchanged: a certificate is public", got)
+	}
+	info, ok := set.TLS("internal")
+	if !ok || info.Subject != "keyveil-client" || info.KeyFingerprint == "" || info.KeySource != SourceEnv || info.CertSource != SourceDotenv {
+		t.Errorf("TLS(internal) = %+v, %v", info, ok)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTLSLoadErrors feeds Load broken certificates and keys and checks
+// each error names the variable and never quotes a byte of the PEM.
+func TestTLSLoadErrors(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "keyveil test corp CA")
+	c := ca.issue(t, "keyveil-client", false, false, time.Time{})
+	d := ca.issue(t, "someone-else", false, false, time.Time{})
+	kb, _ := pem.Decode([]byte(c.keyPEM))
+	encrypted := string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: kb.Bytes}))
+	garbledKey := strings.Replace(c.keyPEM, pemLine(c.keyPEM)[:8], "AAAAAAAA", 1)
+	keyFile := writeTemp(t, "key.pem", c.keyPEM)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"key missing", map[string]string{"C": c.certPEM}, "K is not set; set it to the PEM text, or set K_FILE"},
+		{"key not PEM", map[string]string{"C": c.certPEM, "K": "sk-live-not-a-pem-0123456789"}, "holds no PEM block"},
+		{"key a reference", map[string]string{"C": c.certPEM, "K": "op://vault/item/key"}, "1Password reference"},
+		{"key encrypted", map[string]string{"C": c.certPEM, "K": encrypted}, "K is an encrypted private key"},
+		{"key garbled", map[string]string{"C": c.certPEM, "K": garbledKey}, "K is not a private key keyveil can read"},
+		{"key of another certificate", map[string]string{"C": d.certPEM, "K": c.keyPEM}, "the private key in K does not belong to the certificate in C"},
+		{"swapped", map[string]string{"C": c.keyPEM, "K": c.certPEM}, "C holds a private key (PEM block 1); it is for the certificate"},
+		{"certificate garbled", map[string]string{"C": strings.Replace(c.certPEM, pemLine(c.certPEM)[:8], "AAAAAAAA", 1), "K": c.keyPEM}, "C: PEM block 1 is not a certificate that parses"},
+		{"both NAME and NAME_FILE", map[string]string{"C": c.certPEM, "K": c.keyPEM, "K_FILE": keyFile}, "K and K_FILE are both set"},
+		{"key file missing", map[string]string{"C": c.certPEM, "K_FILE": "/nonexistent/key.pem"}, "names a file that does not exist; it must hold the path of a PEM file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
+			_, err := Load(cfg, &Env{dotenv: tc.env})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v, want %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), `service "internal", tls`) {
+				t.Errorf("Load error = %v, want the service named", err)
+			}
+			for _, v := range tc.env {
+				for _, line := range strings.Split(v, "\n") {
+					if len(line) >= 16 && !strings.HasPrefix(line, "-----") && strings.Contains(err.Error(), line[:16]) {
+						t.Errorf("Load error %q quotes the PEM", err)
+					}
+				}
+				if strings.Contains(err.Error(), "sk-live") || strings.Contains(err.Error(), "vault/item") {
+					t.Errorf("Load error %q quotes the value", err)
+				}
+			}
+		})
+	}
+	t.Run("key from NAME_FILE", func(t *testing.T) {
+		t.Parallel()
+		cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
+		set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.certPEM, "K_FILE": keyFile}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, _ := set.TLS("internal"); info.KeySource != SourceFile || info.KeyPath != keyFile {
+			t.Errorf("TLS(internal) = %+v, want the key from %s", info, keyFile)
+		}
+	})
+}
