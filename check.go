@@ -56,6 +56,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printf(tw, "%s\n", strings.Join(line, "\t"))
 	}
 	_ = tw.Flush()
+	printTLS(out, a, time.Now())
 
 	printf(out, "\nAllowed requests (everything else is refused before it leaves keyveil):\n")
 	for _, s := range a.cfg.Services {

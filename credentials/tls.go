@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/keychain"
 )
 
 // Private CAs and client certificates: a service's `tls:` block
@@ -196,6 +197,11 @@ func readPEMVar(env *Env, name, where string) (string, Source, string, error) {
 		}
 		v, src, path = trimNewline(data), SourceFile, p
 		subject = fmt.Sprintf("the file named by %s (%s)", fileName, p)
+	}
+	if strings.HasPrefix(v, keychain.Prefix) {
+		// A PEM key is longer than some keychains take, and its origin
+		// binding would have to follow the service's; not yet.
+		return "", "", "", fmt.Errorf("%s is a keychain: reference, which a tls variable does not take yet; put the PEM in a file only you can read and set %s to its path (%s)", subject, fileName, where)
 	}
 	if !strings.Contains(v, "-----BEGIN ") {
 		problem := checkValue(v, true)

@@ -404,6 +404,7 @@ func TestTLSLoadErrors(t *testing.T) {
 		{"key missing", map[string]string{"C": c.certPEM}, "K is not set; set it to the PEM text, or set K_FILE"},
 		{"key not PEM", map[string]string{"C": c.certPEM, "K": "sk-live-not-a-pem-0123456789"}, "holds no PEM block"},
 		{"key a reference", map[string]string{"C": c.certPEM, "K": "op://vault/item/key"}, "1Password reference"},
+		{"key from the keychain", map[string]string{"C": c.certPEM, "K": "keychain:billing-key"}, "is a keychain: reference, which a tls variable does not take yet"},
 		{"key encrypted", map[string]string{"C": c.certPEM, "K": encrypted}, "K is an encrypted private key"},
 		{"key garbled", map[string]string{"C": c.certPEM, "K": garbledKey}, "K is not a private key keyveil can read"},
 		{"key of another certificate", map[string]string{"C": d.certPEM, "K": c.keyPEM}, "the private key in K does not belong to the certificate in C"},
