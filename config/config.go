@@ -261,7 +261,7 @@ func (s *Service) validate() []error {
 	if err := s.Detect.validate(); err != nil {
 		add("detect", err)
 	}
-	if field, err := s.TLS.validate(s.pos.dir(), s.BaseURL); err != nil {
+	if field, err := s.TLS.validate(s.pos.dir(), s.BaseURL, s.Auth.reads); err != nil {
 		add(strings.TrimSuffix("tls."+field, "."), err)
 	}
 	switch s.Schema {

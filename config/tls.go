@@ -53,13 +53,14 @@ func (t TLS) IsZero() bool {
 func (t TLS) HasClientCert() bool { return t.ClientCertEnv != "" && t.ClientKeyEnv != "" }
 
 // validate checks t for a service at baseURL whose services file is in dir
-// ("" for the zero-config service: relative to the working directory), and
-// returns the key at fault. It reads ca_file once so that a typo, a key
+// ("" for the zero-config service: relative to the working directory) and
+// whose auth reads the variables authReads reports, and returns the key
+// at fault. It reads ca_file once so that a typo, a key
 // file given by mistake or an empty bundle stops start-up with the line,
 // not the first call; package credentials reads it again to build the
 // pool. Errors name the path, which is the operator's, and never quote the
 // file.
-func (t *TLS) validate(dir, baseURL string) (string, error) {
+func (t *TLS) validate(dir, baseURL string, authReads func(string) bool) (string, error) {
 	if t.IsZero() {
 		return "", nil
 	}
@@ -78,6 +79,10 @@ func (t *TLS) validate(dir, baseURL string) (string, error) {
 		}
 		if err := checkEnvName("tls "+f.key, f.v); err != nil {
 			return f.key, err
+		}
+		if authReads != nil && authReads(f.v) {
+			// One value cannot be both a key auth sends and a PEM.
+			return f.key, fmt.Errorf("tls %s must name its own variable, not %s, which auth reads", f.key, f.v)
 		}
 	}
 	if t.ClientCertEnv != "" && t.ClientCertEnv == t.ClientKeyEnv {

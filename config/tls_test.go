@@ -76,6 +76,7 @@ func TestTLSBlock(t *testing.T) {
 		{name: "key without cert", tls: "{client_key_env: BILLING_KEY}", want: "client_key_env is set but client_cert_env is not", line: 6},
 		{name: "same variable", tls: "{client_cert_env: B, client_key_env: B}", want: "name the same variable", line: 6},
 		{name: "bad env name", tls: "{client_cert_env: BILLING-CERT, client_key_env: BILLING_KEY}", want: "tls client_cert_env must be an environment variable name", line: 6},
+		{name: "key variable auth reads", tls: "{client_cert_env: BILLING_CERT, client_key_env: BILLING_TOKEN}", want: "tls client_key_env must name its own variable, not BILLING_TOKEN, which auth reads", line: 6},
 		{name: "http base_url", base: "http://127.0.0.1:8080", tls: "{client_cert_env: C, client_key_env: K}", want: "tls applies to https only", line: 6},
 		{name: "unknown key", tls: "{ca_fle: ca.pem}", want: `unknown key "ca_fle" (did you mean "ca_file"?)`, line: 6},
 		{name: "line of a block key", files: map[string]string{"ca.pem": "x"}, tls: "\n      client_cert_env: C\n      client_key_env: K\n      ca_file: ca.pem", want: "holds no PEM", line: 9},

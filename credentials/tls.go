@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/credentials/scheme"
 	"github.com/keyveil/keyveil/keychain"
 )
 
@@ -24,8 +25,9 @@ import (
 // of the base transport, so a connection to any other origin, a redirect
 // hop to another service included, has no client certificate to present.
 //
-// The client key is a secret like any key: read from NAME or NAME_FILE,
-// unset from the environment, named by SecretVars for procguard, and
+// The client key is a secret like any key: read from NAME, NAME_FILE or a
+// keychain: reference bound to the service's origin, unset from the
+// environment, named by SecretVars for procguard, and
 // registered with the Redactor in every form it is written in (the PEM as
 // given, the PEM as Go writes it, each base64 line, the joined body and
 // the DER it decodes to). The certificate is public: it is read plainly
@@ -137,12 +139,19 @@ func loadTLS(env *Env, svc config.Service, now time.Time) (*clientTLS, []string,
 		return nil, nil, err
 	}
 	c.certSrc = certSrc
-	keyPEM, keySrc, keyPath, err := readPEMVar(env, t.ClientKeyEnv, where)
-	if err != nil {
+	// The key is read as every secret variable is (NAME_FILE and
+	// keychain: included); a keychain secret must be bound to this
+	// service's origin, the only one the key proves anything to.
+	k := loadKey(env, scheme.Var{Name: t.ClientKeyEnv, Secret: true, Multiline: true, Role: "client key (PEM)"}, where, svc.BaseURL)
+	warnings = append(warnings, k.warnings...)
+	if k.err != nil {
+		return nil, nil, k.err
+	}
+	if err := k.checkOrigin(t.ClientKeyEnv, svc.Name, "base_url", svc.BaseURL); err != nil {
 		return nil, nil, err
 	}
-	c.keySrc, c.keyPath = keySrc, keyPath
-	c.key = NewSecret(t.ClientKeyEnv, keyPEM)
+	keyPEM := k.secret.Reveal()
+	c.key, c.keySrc, c.keyPath = k.secret, k.source, k.path
 	c.forms = keyForms(t.ClientKeyEnv, keyPEM)
 	chain, leaf, err := certChain(certPEM, t.ClientCertEnv, t.ClientKeyEnv, where)
 	if err != nil {
@@ -171,9 +180,9 @@ func loadTLS(env *Env, svc config.Service, now time.Time) (*clientTLS, []string,
 	return c, warnings, nil
 }
 
-// readPEMVar reads a PEM value from NAME or NAME_FILE. Its errors name the
-// variable and never quote the value: for the key that is the secret, and
-// a certificate variable may hold the key by mistake.
+// readPEMVar reads the client certificate from NAME or NAME_FILE, as a
+// plain value (it is public). Its errors name the variable and never
+// quote the value: a certificate variable may hold the key by mistake.
 func readPEMVar(env *Env, name, where string) (string, Source, string, error) {
 	fileName := name + fileSuffix
 	v, vsrc, vok := env.lookupSource(name)
@@ -199,9 +208,9 @@ func readPEMVar(env *Env, name, where string) (string, Source, string, error) {
 		subject = fmt.Sprintf("the file named by %s (%s)", fileName, p)
 	}
 	if strings.HasPrefix(v, keychain.Prefix) {
-		// A PEM key is longer than some keychains take, and its origin
-		// binding would have to follow the service's; not yet.
-		return "", "", "", fmt.Errorf("%s is a keychain: reference, which a tls variable does not take yet; put the PEM in a file only you can read and set %s to its path (%s)", subject, fileName, where)
+		// The certificate is public: keeping it in the keychain would
+		// bind nothing.
+		return "", "", "", fmt.Errorf("%s is a keychain: reference; a certificate is not secret, so put the PEM itself in %s, or a path in %s (%s)", subject, name, fileName, where)
 	}
 	if !strings.Contains(v, "-----BEGIN ") {
 		problem := checkValue(v, true)

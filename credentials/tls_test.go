@@ -396,32 +396,35 @@ func TestTLSLoadErrors(t *testing.T) {
 	encrypted := string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: kb.Bytes}))
 	garbledKey := strings.Replace(c.keyPEM, pemLine(c.keyPEM)[:8], "AAAAAAAA", 1)
 	keyFile := writeTemp(t, "key.pem", c.keyPEM)
+	oneLine := strings.ReplaceAll(strings.TrimSuffix(c.keyPEM, "\n"), "\n", `\n`)
+	kc := fakeKeychain{"billing": {oneLine, "https://billing.corp.example"}, "elsewhere": {oneLine, "https://elsewhere.example"}}
 	tests := []struct {
 		name string
 		env  map[string]string
 		want string
 	}{
-		{"key missing", map[string]string{"C": c.certPEM}, "K is not set; set it to the PEM text, or set K_FILE"},
+		{"key missing", map[string]string{"C": c.certPEM}, "K is not set; add it to the env block of your MCP client config, or set K_FILE"},
 		{"key not PEM", map[string]string{"C": c.certPEM, "K": "sk-live-not-a-pem-0123456789"}, "holds no PEM block"},
 		{"key a reference", map[string]string{"C": c.certPEM, "K": "op://vault/item/key"}, "1Password reference"},
-		{"key from the keychain", map[string]string{"C": c.certPEM, "K": "keychain:billing-key"}, "is a keychain: reference, which a tls variable does not take yet"},
+		{"key in the keychain for another origin", map[string]string{"C": c.certPEM, "K": "keychain:elsewhere"}, "K refers to keychain:elsewhere, which is stored for https://elsewhere.example only"},
+		{"certificate in the keychain", map[string]string{"C": "keychain:billing", "K": c.keyPEM}, "a certificate is not secret"},
 		{"key encrypted", map[string]string{"C": c.certPEM, "K": encrypted}, "K is an encrypted private key"},
 		{"key garbled", map[string]string{"C": c.certPEM, "K": garbledKey}, "K is not a private key keyveil can read"},
 		{"key of another certificate", map[string]string{"C": d.certPEM, "K": c.keyPEM}, "the private key in K does not belong to the certificate in C"},
 		{"swapped", map[string]string{"C": c.keyPEM, "K": c.certPEM}, "C holds a private key (PEM block 1); it is for the certificate"},
 		{"certificate garbled", map[string]string{"C": strings.Replace(c.certPEM, pemLine(c.certPEM)[:8], "AAAAAAAA", 1), "K": c.keyPEM}, "C: PEM block 1 is not a certificate that parses"},
 		{"both NAME and NAME_FILE", map[string]string{"C": c.certPEM, "K": c.keyPEM, "K_FILE": keyFile}, "K and K_FILE are both set"},
-		{"key file missing", map[string]string{"C": c.certPEM, "K_FILE": "/nonexistent/key.pem"}, "names a file that does not exist; it must hold the path of a PEM file"},
+		{"key file missing", map[string]string{"C": c.certPEM, "K_FILE": "/nonexistent/key.pem"}, "names a file that does not exist; it must hold the path of a file containing the client key (PEM)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
-			_, err := Load(cfg, &Env{dotenv: tc.env})
+			_, err := Load(cfg, &Env{dotenv: tc.env, keychain: kc.lookup})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Load error = %v, want %q", err, tc.want)
 			}
-			if !strings.Contains(err.Error(), `service "internal", tls`) {
+			if !strings.Contains(err.Error(), `service "internal"`) {
 				t.Errorf("Load error = %v, want the service named", err)
 			}
 			for _, v := range tc.env {
@@ -436,6 +439,20 @@ func TestTLSLoadErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("key from the keychain", func(t *testing.T) {
+		t.Parallel()
+		cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
+		set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.certPEM, "K": "keychain:billing"}, keychain: kc.lookup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, _ := set.TLS("internal"); info.KeySource != SourceKeychain || info.KeyPath != "billing" {
+			t.Errorf("TLS(internal) = %+v, want the key from the keychain secret billing", info)
+		}
+		if got := set.Redactor().RedactString(pemLine(c.keyPEM)); strings.Contains(got, pemLine(c.keyPEM)[:16]) {
+			t.Errorf("Redact(a line of the keychain key) = %q", got)
+		}
+	})
 	t.Run("key from NAME_FILE", func(t *testing.T) {
 		t.Parallel()
 		cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
