@@ -465,3 +465,36 @@ func TestTLSLoadErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestTLSExpiryWarnings checks that a client certificate that has
+// expired, or expires within two weeks, draws a start-up warning naming
+// its variable and the date, and a fresh one draws none.
+func TestTLSExpiryWarnings(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "keyveil test corp CA")
+	now := time.Now()
+	tests := []struct {
+		name     string
+		notAfter time.Time
+		want     string // "" for no warning
+	}{
+		{"fresh", now.Add(90 * 24 * time.Hour), ""},
+		{"expires soon", now.Add(3 * 24 * time.Hour), "the client certificate in C expires on " + now.Add(3*24*time.Hour).UTC().Format(time.DateOnly) + "; renew it soon"},
+		{"expired", now.Add(-time.Hour), "the client certificate in C expired on " + now.Add(-time.Hour).UTC().Format(time.DateOnly) + ", so the server will refuse it"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := ca.issue(t, "keyveil-client", false, false, tc.notAfter)
+			cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
+			set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.certPEM, "K": c.keyPEM}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(set.Warnings(), "\n")
+			if tc.want == "" && strings.Contains(got, "client certificate") || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("Warnings() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
