@@ -6,8 +6,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/keyveil/keyveil/credentials"
 )
 
 // printTLS lists the tls block of each service that has one: the CA file
@@ -39,7 +37,7 @@ func printTLS(out io.Writer, a *app, now time.Time) {
 				expires += " EXPIRED"
 			}
 			keyVar, src, fp = info.KeyVar, string(info.KeySource), info.KeyFingerprint
-			if info.KeySource == credentials.SourceFile {
+			if info.KeyPath != "" {
 				src += " " + info.KeyPath
 			}
 		}

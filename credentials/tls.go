@@ -57,7 +57,7 @@ type clientTLS struct {
 	certSrc Source
 	key     Secret // the key as read; zero without a client certificate
 	keySrc  Source
-	keyPath string   // the NAME_FILE file of the key, when keySrc is SourceFile
+	keyPath string   // the key's NAME_FILE file or keychain secret name; see TLSInfo
 	forms   []Secret // every form of the key the Redactor must know
 }
 
@@ -72,7 +72,8 @@ type TLSInfo struct {
 	CertVar, KeyVar string
 	// CertSource and KeySource say where each came from.
 	CertSource, KeySource Source
-	// KeyPath is the NAME_FILE file the key was read from, or "".
+	// KeyPath is the NAME_FILE file the key was read from, or the
+	// keychain secret's name; "" when it came from the variable itself.
 	KeyPath string
 	// Subject is the client certificate's common name, and NotAfter the
 	// end of its validity.
