@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -497,4 +498,64 @@ func TestTLSExpiryWarnings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// roundTripFunc is a RoundTripper that is not an *http.Transport.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTLSWithBase checks how a tls block meets TransportOptions.Base: an
+// *http.Transport is cloned with the block's settings, keeping its own
+// roots when the block has no ca_file; any other RoundTripper is used as
+// it is.
+func TestTLSWithBase(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "keyveil test corp CA")
+	client := ca.issue(t, "keyveil-client", false, false, time.Time{})
+	srv := newTLSServer(t, ca.issue(t, "server", true, false, time.Time{}), nil, nil)
+	env := map[string]string{"C": client.certPEM, "K": client.keyPEM}
+	cfg := &config.Config{Services: []config.Service{noneService("internal", srv.URL, config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
+
+	t.Run("an http.Transport keeps its roots and gains the certificate", func(t *testing.T) {
+		set, err := Load(cfg, &Env{dotenv: maps.Clone(env)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AddCert(ca.cert)
+		base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		tr := NewTransport(set, cfg, &TransportOptions{Base: base})
+		t.Cleanup(tr.CloseIdleConnections)
+		resp, err := tr.Client().Get(srv.URL + "/")
+		if err != nil {
+			t.Fatalf("GET through an *http.Transport base: %v", err)
+		}
+		_ = resp.Body.Close()
+		if got := srv.seen(); len(got) == 0 || got[len(got)-1] != "keyveil-client" {
+			t.Errorf("server saw client certificates %q, want keyveil-client last", got)
+		}
+		if base.TLSClientConfig.GetClientCertificate != nil || base.TLSClientConfig.Certificates != nil {
+			t.Error("the caller's base transport was changed")
+		}
+	})
+	t.Run("another RoundTripper is used as it is", func(t *testing.T) {
+		set, err := Load(cfg, &Env{dotenv: maps.Clone(env)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			got++
+			return &http.Response{StatusCode: 204, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+		})
+		resp, err := NewTransport(set, cfg, &TransportOptions{Base: base}).Client().Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if got != 1 || resp.StatusCode != 204 {
+			t.Errorf("base called %d times, status %d; want the test base to answer", got, resp.StatusCode)
+		}
+	})
 }
