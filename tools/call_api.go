@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/internal/valid"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -669,15 +670,5 @@ func millis(d time.Duration) float64 {
 }
 
 // isToken reports whether s is an RFC 9110 token, the syntax of method and
-// header names.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
+// header names (one rule for config, the auth schemes and the tools).
+func isToken(s string) bool { return valid.Token(s) }
