@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -122,4 +123,39 @@ func mustParse(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// headerEcho fails every request with an error that quotes two headers,
+// as a proxy's or a library's error may.
+type headerEcho struct{}
+
+func (headerEcho) RoundTrip(req *http.Request) (*http.Response, error) {
+	return nil, &url.Error{Op: req.Method, URL: req.URL.String(),
+		Err: errors.New("sent " + req.Header.Get("DD-API-KEY") + " and " + req.Header.Get("DD-APPLICATION-KEY") + " query " + req.URL.RawQuery)}
+}
+
+// TestMultiPartSendErrorHidesEveryPart: a send error that quotes what went
+// out has every part's value replaced by its own marker, not only the
+// first part's.
+func TestMultiPartSendErrorHidesEveryPart(t *testing.T) {
+	t.Parallel()
+	cfg := loadTransportConfig(t, "services:\n"+
+		"  dd:\n    base_url: https://dd.keyveil-test.invalid\n    auth:\n"+
+		"      - { type: header, name: DD-API-KEY, env: DD_API_KEY }\n"+
+		"      - { type: header, name: DD-APPLICATION-KEY, env: DD_APP_KEY }\n"+
+		"      - { type: query, name: app, env: DD_Q_KEY }\n")
+	set := loadDotenv(t, cfg, map[string]string{"DD_API_KEY": ddAPIKey, "DD_APP_KEY": ddAppKey, "DD_Q_KEY": keyA})
+	_, err := get(t, NewTransport(set, cfg, &TransportOptions{Base: headerEcho{}}).Client(), "https://dd.keyveil-test.invalid/x", nil)
+	if err == nil {
+		t.Fatal("GET through a failing base: no error")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "LEAKCHECK") {
+		t.Errorf("send error %q shows a part's value", msg)
+	}
+	for _, m := range []string{"[REDACTED:DD_API_KEY]", "[REDACTED:DD_APP_KEY]"} {
+		if !strings.Contains(msg, m) {
+			t.Errorf("send error %q lacks %s", msg, m)
+		}
+	}
 }
