@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/keyveil/keyveil/internal/valid"
 )
 
 // AWS Signature Version 4: `auth: {type: aws_sigv4, region: us-east-1,
@@ -67,33 +69,18 @@ const maxSignedBody = 8 << 20
 // Validate requires region and service, refuses every key aws_sigv4 does
 // not use, and fills in the AWS SDK's default variable names.
 func (awsSigV4) Validate(s *Settings) (string, error) {
-	for _, k := range []struct {
-		field string
-		set   bool
-	}{
-		{"name", s.Name != ""},
-		{"env", s.Env != ""},
-		{"username_env", s.UsernameEnv != ""},
-		{"key_as", s.KeyAs != ""},
-		{"token_url", s.TokenURL != ""},
-		{"client_id_env", s.ClientIDEnv != ""},
-		{"client_secret_env", s.ClientSecretEnv != ""},
-		{"refresh_token_env", s.RefreshTokenEnv != ""},
-		{"scopes", s.Scopes != nil},
-	} {
-		if k.set {
-			return k.field, fmt.Errorf("%s is not used by aws_sigv4; remove it (the AWS keys are named by access_key_id_env, secret_access_key_env and session_token_env)", k.field)
-		}
+	if field, err := unused(s, "region", "service", "access_key_id_env", "secret_access_key_env", "session_token_env"); err != nil {
+		return field, err
 	}
 	switch {
 	case s.Region == "":
-		return "region", errors.New("region is required for aws_sigv4; write the AWS region the API is in, such as region: us-east-1")
+		return "region", errors.New("aws_sigv4 needs region: the AWS region the API is in, like us-east-1")
 	case !awsName(s.Region):
-		return "region", errors.New("region must be an AWS region name of lower-case letters, digits and '-', such as us-east-1")
+		return "region", errors.New("region must be an AWS region name of lower-case letters, digits and '-', like us-east-1")
 	case s.Service == "":
-		return "service", errors.New("service is required for aws_sigv4; write the AWS signing name, such as service: execute-api for API Gateway (s3, lambda, es, ...)")
+		return "service", errors.New("aws_sigv4 needs service: the AWS signing name, like execute-api for API Gateway (s3, lambda, es, ...)")
 	case !awsName(s.Service):
-		return "service", errors.New("service must be an AWS signing name of lower-case letters, digits and '-', such as execute-api")
+		return "service", errors.New("service must be an AWS signing name of lower-case letters, digits and '-', like execute-api")
 	}
 	for _, v := range []struct {
 		field string
@@ -107,8 +94,8 @@ func (awsSigV4) Validate(s *Settings) (string, error) {
 		if *v.name == "" {
 			*v.name = v.def
 		}
-		if !awsEnvName(*v.name) {
-			return v.field, fmt.Errorf("%s must name an environment variable (letters, digits and '_', not starting with a digit), such as %s", v.field, v.def)
+		if err := valid.CheckEnvName(v.field, *v.name); err != nil {
+			return v.field, err
 		}
 	}
 	if s.AccessKeyIDEnv == s.SecretAccessKeyEnv || s.SecretAccessKeyEnv == s.SessionTokenEnv || s.AccessKeyIDEnv == s.SessionTokenEnv {
@@ -116,6 +103,10 @@ func (awsSigV4) Validate(s *Settings) (string, error) {
 	}
 	return "", nil
 }
+
+// Signs reports true: config requires a signing part to be the last of a
+// service's auth, and the Transport attaches it after every other.
+func (awsSigV4) Signs() bool { return true }
 
 // awsName reports whether s can be a region or signing name: it becomes
 // one segment of the credential scope, so it may hold no '/'.
@@ -130,17 +121,6 @@ func awsName(s string) bool {
 		}
 	}
 	return s != "" && s[0] != '-'
-}
-
-// awsEnvName reports whether s is a portable environment variable name.
-func awsEnvName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' || i > 0 && '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // Vars lists the key ID, the secret access key and the session token, all
@@ -193,15 +173,12 @@ func (awsSigV4) Prepare(s *Settings, v Values, rt Runtime) (Part, []string, erro
 	p := &sigV4Part{
 		service: s.Service,
 		region:  s.Region,
-		creds: aws.Credentials{
-			AccessKeyID:     id,
-			SecretAccessKey: secret,
-			SessionToken:    token,
-			Source:          "keyveil",
-		},
-		signer: v4.NewSigner(opts),
-		now:    rt.Now,
-		name:   rt.Service,
+		id:      hide(id),
+		secret:  hide(secret),
+		token:   hide(token),
+		signer:  v4.NewSigner(opts),
+		now:     rt.Now,
+		name:    rt.Service,
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -209,17 +186,16 @@ func (awsSigV4) Prepare(s *Settings, v Values, rt Runtime) (Part, []string, erro
 	return p, warnings, nil
 }
 
-// sigV4Part signs requests for one service. It holds the secret access key
-// and session token in plain fields (package scheme cannot use
-// credentials.Secret), so it prints as its description through fmt and
-// slog, never as its fields. It is immutable after Prepare and safe for
+// sigV4Part signs requests for one service. Its keys are hidden (they
+// print as [hidden]), and the part itself prints as its description
+// through fmt and slog. It is immutable after Prepare and safe for
 // concurrent use (the SDK's signer is).
 type sigV4Part struct {
-	service, region string
-	creds           aws.Credentials
-	signer          *v4.Signer
-	now             func() time.Time
-	name            string // the keyveil service, for messages
+	service, region   string
+	id, secret, token hidden
+	signer            *v4.Signer
+	now               func() time.Time
+	name              string // the keyveil service, for messages
 }
 
 var _ Signer = (*sigV4Part)(nil)
@@ -249,7 +225,13 @@ func (p *sigV4Part) Attach(out *http.Request) error {
 	// the URL's host goes out), but the signer would sign it as a second
 	// host value.
 	out.Header.Del("Host")
-	if err := p.signer.SignHTTP(out.Context(), p.creds, out, hash, p.service, p.region, p.now()); err != nil {
+	creds := aws.Credentials{
+		AccessKeyID:     p.id.reveal(),
+		SecretAccessKey: p.secret.reveal(),
+		SessionToken:    p.token.reveal(),
+		Source:          "keyveil",
+	}
+	if err := p.signer.SignHTTP(out.Context(), creds, out, hash, p.service, p.region, p.now()); err != nil {
 		// The signer's errors name no credential; keep them out of
 		// the model's text anyway.
 		return fmt.Errorf("signing the request for service %q with AWS Signature Version 4 failed; check region and service", p.name)

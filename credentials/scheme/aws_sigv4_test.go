@@ -56,21 +56,23 @@ func TestAWSSigV4Validate(t *testing.T) {
 			want: Settings{Type: "aws_sigv4", Region: "eu-west-1", Service: "s3",
 				AccessKeyIDEnv: "PROD_AWS_ID", SecretAccessKeyEnv: "PROD_AWS_SECRET", SessionTokenEnv: "AWS_SESSION_TOKEN"},
 		},
-		{name: "no region", in: Settings{Service: "execute-api"}, wantField: "region", wantErr: "region: us-east-1"},
+		{name: "no region", in: Settings{Service: "execute-api"}, wantField: "region", wantErr: "needs region"},
 		{name: "region with a slash", in: Settings{Region: "us-east-1/x", Service: "execute-api"}, wantField: "region", wantErr: "lower-case letters"},
 		{name: "region upper-case", in: Settings{Region: "US-EAST-1", Service: "execute-api"}, wantField: "region", wantErr: "lower-case letters"},
-		{name: "no service", in: Settings{Region: "us-east-1"}, wantField: "service", wantErr: "service: execute-api"},
+		{name: "no service", in: Settings{Region: "us-east-1"}, wantField: "service", wantErr: "needs service"},
 		{name: "service with a space", in: Settings{Region: "us-east-1", Service: "execute api"}, wantField: "service", wantErr: "signing name"},
 		{name: "env not used", in: Settings{Region: "us-east-1", Service: "s3", Env: "AWS_SECRET_ACCESS_KEY"}, wantField: "env", wantErr: "secret_access_key_env"},
-		{name: "name not used", in: Settings{Region: "us-east-1", Service: "s3", Name: "X-Key"}, wantField: "name", wantErr: "not used by aws_sigv4"},
-		{name: "token_url not used", in: Settings{Region: "us-east-1", Service: "s3", TokenURL: "https://t"}, wantField: "token_url", wantErr: "not used"},
-		{name: "scopes not used", in: Settings{Region: "us-east-1", Service: "s3", Scopes: []string{"a"}}, wantField: "scopes", wantErr: "not used"},
-		{name: "bad variable name", in: Settings{Region: "us-east-1", Service: "s3", SecretAccessKeyEnv: "wJalr/K7MDENG+bPxRfi"}, wantField: "secret_access_key_env", wantErr: "environment variable"},
+		{name: "name not used", in: Settings{Region: "us-east-1", Service: "s3", Name: "X-Key"}, wantField: "name", wantErr: "aws_sigv4 takes no name"},
+		{name: "token_url not used", in: Settings{Region: "us-east-1", Service: "s3", TokenURL: "https://t"}, wantField: "token_url", wantErr: "takes no token_url"},
+		{name: "scopes not used", in: Settings{Region: "us-east-1", Service: "s3", Scopes: []string{"a"}}, wantField: "scopes", wantErr: "takes no scopes"},
+		{name: "bad variable name", in: Settings{Region: "us-east-1", Service: "s3", SecretAccessKeyEnv: "wJalr/K7MDENG+bPxRfi"}, wantField: "secret_access_key_env", wantErr: "looks like a secret"},
+		{name: "variable name with a dash", in: Settings{Region: "us-east-1", Service: "s3", SessionTokenEnv: "AWS-TOKEN"}, wantField: "session_token_env", wantErr: "environment variable name"},
 		{name: "one variable twice", in: Settings{Region: "us-east-1", Service: "s3", AccessKeyIDEnv: "AWS_SECRET_ACCESS_KEY"}, wantField: "secret_access_key_env", wantErr: "three different"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := tc.in
+			s.Type = "aws_sigv4"
 			field, err := awsSigV4{}.Validate(&s)
 			if tc.wantErr == "" {
 				if err != nil {
@@ -91,6 +93,20 @@ func TestAWSSigV4Validate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAWSSigV4Registered: the table has aws_sigv4, and it signs, so
+// config puts it last and the Transport attaches it after every other
+// part.
+func TestAWSSigV4Registered(t *testing.T) {
+	t.Parallel()
+	sc, ok := Lookup("aws_sigv4")
+	if !ok {
+		t.Fatal(`Lookup("aws_sigv4"): not registered`)
+	}
+	if !Signs(sc) {
+		t.Error("Signs(aws_sigv4) = false, want true")
 	}
 }
 

@@ -9,4 +9,5 @@ var table = map[string]Scheme{
 	"basic":                     basic{},
 	"none":                      none{},
 	"oauth2_client_credentials": oauth2ClientCredentials{},
+	"aws_sigv4":                 awsSigV4{},
 }
