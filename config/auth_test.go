@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func TestAuthListErrors(t *testing.T) {
 	}{
 		{"second part's name", head + "      - {type: header, name: X-A, env: A}\n      - type: header\n        env: B\n        name: \"bad name\"\n", 8, "auth[1]: auth type header needs the header name"},
 		{"second part's env", head + "      - {type: header, name: X-A, env: A}\n      - type: header\n        name: X-B\n", 6, "auth[1]: auth needs env"},
-		{"first part's type", head + "      - {type: token, env: A}\n      - {type: bearer, env: B}\n", 5, `auth[0]: auth type "token" is not known; use basic, bearer, header, none, oauth2_client_credentials or query`},
+		{"first part's type", head + "      - {type: token, env: A}\n      - {type: bearer, env: B}\n", 5, `auth[0]: auth type "token" is not known; use aws_sigv4, basic, bearer, header, none, oauth2_client_credentials or query`},
 		{"none with another part", head + "      - {type: none}\n      - {type: bearer, env: B}\n", 5, "auth[0]: auth type none cannot be combined with other parts"},
 		{"two parts on one header", head + "      - {type: header, name: X-Key, env: A}\n      - {type: header, name: x-key, env: B}\n", 6, "auth[1]: auth[0] and auth[1] both send their key in header x-key"},
 		{"bearer and basic share Authorization", head + "      - {type: bearer, env: A}\n      - {type: basic, env: B}\n", 6, "both send their key in header Authorization"},
@@ -192,7 +193,9 @@ func TestParseAuth(t *testing.T) {
 		{"query:api_key", Auth{Type: "query", Name: "api_key", Env: "MCP_API_KEY"}, ""},
 		{"basic", Auth{Type: "basic", Env: "MCP_API_KEY", UsernameEnv: "MCP_API_USERNAME"}, ""},
 		{"none", Auth{Type: "none"}, ""},
-		{"bearer:x", Auth{}, `"bearer:x" takes no name; use basic, bearer, header:NAME, none or query:NAME`},
+		{"aws_sigv4", Auth{Type: "aws_sigv4"}, ""}, // region and service: MCP_API_REGION, MCP_API_SIGNING_SERVICE
+		{"aws_sigv4:x", Auth{}, `"aws_sigv4:x" takes no name`},
+		{"bearer:x", Auth{}, `"bearer:x" takes no name; use aws_sigv4, basic, bearer, header:NAME, none or query:NAME`},
 		{"query:", Auth{}, `"query:" needs a name, like query:X-API-Key`},
 		{"oauth2_client_credentials", Auth{}, "is not an auth scheme"},
 	}
@@ -207,5 +210,50 @@ func TestParseAuth(t *testing.T) {
 		if err != nil || !cmp.Equal(got, tc.want) {
 			t.Errorf("ParseAuth(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// TestEnvAWSSigV4: MCP_API_AUTH=aws_sigv4 takes its region and signing
+// name from MCP_API_REGION and MCP_API_SIGNING_SERVICE, reads the AWS
+// variables (not MCP_API_KEY), and its errors name the MCP_API_ variable
+// to set.
+func TestEnvAWSSigV4(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"MCP_API_BASE_URL": "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+		"MCP_API_AUTH":     "aws_sigv4",
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    Auth
+		wantErr string
+	}{
+		{"region and service", map[string]string{"MCP_API_REGION": "us-east-1", "MCP_API_SIGNING_SERVICE": "execute-api"},
+			Auth{Type: "aws_sigv4", Region: "us-east-1", Service: "execute-api",
+				AccessKeyIDEnv: "AWS_ACCESS_KEY_ID", SecretAccessKeyEnv: "AWS_SECRET_ACCESS_KEY", SessionTokenEnv: "AWS_SESSION_TOKEN"}, ""},
+		{"no region", map[string]string{"MCP_API_SIGNING_SERVICE": "execute-api"}, Auth{}, "MCP_API_AUTH=aws_sigv4 needs MCP_API_REGION: the AWS region"},
+		{"no service", map[string]string{"MCP_API_REGION": "us-east-1"}, Auth{}, "MCP_API_AUTH=aws_sigv4 needs MCP_API_SIGNING_SERVICE: the AWS signing name"},
+		{"bad region", map[string]string{"MCP_API_REGION": "us-east-1/x", "MCP_API_SIGNING_SERVICE": "execute-api"}, Auth{}, "MCP_API_REGION must be an AWS region name"},
+		{"bad service", map[string]string{"MCP_API_REGION": "us-east-1", "MCP_API_SIGNING_SERVICE": "Execute API"}, Auth{}, "MCP_API_SIGNING_SERVICE must be an AWS signing name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := maps.Clone(base)
+			maps.Copy(env, tc.env)
+			c, err := Load("", lookupMap(env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Load(%v) error = %v, want %q", tc.env, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load(%v): %v", tc.env, err)
+			}
+			if diff := cmp.Diff(AuthList{tc.want}, c.Services[0].Auth); diff != "" {
+				t.Errorf("Load(%v) auth (-want +got):\n%s", tc.env, diff)
+			}
+		})
 	}
 }

@@ -25,6 +25,8 @@ const (
 	// AuthOAuth2 fetches a token with the OAuth 2.0 client credentials
 	// grant and sends it as Authorization: Bearer TOKEN.
 	AuthOAuth2 = "oauth2_client_credentials"
+	// AuthAWSSigV4 signs each request with AWS Signature Version 4.
+	AuthAWSSigV4 = "aws_sigv4"
 )
 
 // Where the key goes in Basic auth ([scheme.Settings.KeyAs]).

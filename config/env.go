@@ -25,6 +25,9 @@ type apiEnv struct {
 	Rate             string `env:"MCP_API_RATE"`
 	Burst            string `env:"MCP_API_BURST"`
 	ConfirmFallback  string `env:"MCP_API_CONFIRM_FALLBACK"`
+	// Region and SigningService are aws_sigv4's region and service.
+	Region         string `env:"MCP_API_REGION"`
+	SigningService string `env:"MCP_API_SIGNING_SERVICE"`
 }
 
 // Load builds the configuration: the services file at path when path is not
@@ -107,6 +110,9 @@ func (e apiEnv) service() (Service, error) {
 	if err != nil {
 		return s, fmt.Errorf("MCP_API_AUTH: %w", err)
 	}
+	if set := envAuth[auth.Type].settings; set != nil {
+		set(&auth, e)
+	}
 	s.Auth = AuthList{auth}
 	s.Allow = splitList(e.Allow)
 	if e.Timeout != "" {
@@ -143,6 +149,9 @@ func (e apiEnv) service() (Service, error) {
 var envAuth = map[string]struct {
 	named bool        // written TYPE:NAME, like header:X-API-Key
 	fill  func(*Auth) // names the part's variables
+	// settings copies the part's other settings from MCP_API_*
+	// variables; nil when it has none.
+	settings func(*Auth, apiEnv)
 }{
 	AuthBearer: {fill: keyFromEnv},
 	AuthHeader: {named: true, fill: keyFromEnv},
@@ -152,6 +161,12 @@ var envAuth = map[string]struct {
 		a.UsernameEnv = "MCP_API_USERNAME"
 	}},
 	AuthNone: {},
+	// The AWS variables are the scheme's defaults (AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), as every AWS tool reads
+	// them; MCP_API_KEY is not used.
+	AuthAWSSigV4: {settings: func(a *Auth, e apiEnv) {
+		a.Region, a.Service = strings.TrimSpace(e.Region), strings.TrimSpace(e.SigningService)
+	}},
 }
 
 // keyFromEnv names MCP_API_KEY as the part's key.
@@ -201,6 +216,10 @@ func envError(err error) error {
 		`service "api": rate`, "MCP_API_RATE",
 		`service "api": burst needs rate`, "MCP_API_BURST needs MCP_API_RATE",
 		`service "api": confirm_fallback`, "MCP_API_CONFIRM_FALLBACK",
+		`service "api": aws_sigv4 needs region:`, "MCP_API_AUTH=aws_sigv4 needs MCP_API_REGION:",
+		`service "api": aws_sigv4 needs service:`, "MCP_API_AUTH=aws_sigv4 needs MCP_API_SIGNING_SERVICE:",
+		`service "api": region must be`, "MCP_API_REGION must be",
+		`service "api": service must be`, "MCP_API_SIGNING_SERVICE must be",
 	)
 	return errors.New(r.Replace(err.Error()))
 }
