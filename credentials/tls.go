@@ -297,8 +297,9 @@ func keyPair(certPEM, keyPEM, certVar, keyVar, where string) (tls.Certificate, e
 
 // keyForms returns every form of the key the Redactor must know, each
 // named after the key variable: the value as read, the PEM with real
-// newlines and as Go re-encodes it, each base64 line of its body, the
-// joined body, and the DER. A log line, an echo or a debug page may show
+// newlines and as Go re-encodes it, each base64 line of its body (which
+// also covers other line endings and wrappings), the joined body (whose
+// short last line is not a form of its own), and the DER. A log line, an echo or a debug page may show
 // any of them; the Redactor's own variants (JSON escapes among them) are
 // applied to each.
 func keyForms(name, v string) []Secret {
@@ -313,7 +314,8 @@ func keyForms(name, v string) []Secret {
 	add(v)
 	norm := normalisePEM(v)
 	add(norm)
-	add(strings.ReplaceAll(norm, "\n", "\r\n"))
+	// Not the PEM with \r\n: its lines, below, cover it, and a whole
+	// PEM more would cost the Redactor's start-up as much again.
 	rest := []byte(norm)
 	for {
 		var b *pem.Block
