@@ -250,7 +250,7 @@ func (v *SigV4) Verify(r *http.Request, body []byte) error {
 			return fmt.Errorf("signed header %s was not sent", h)
 		}
 		for i, x := range vals {
-			vals[i] = strings.Join(strings.Fields(x), " ")
+			vals[i] = trimAll(x)
 		}
 		canon.WriteString(h + ":" + strings.Join(vals, ",") + "\n")
 	}
@@ -267,6 +267,16 @@ func (v *SigV4) Verify(r *http.Request, body []byte) error {
 		return fmt.Errorf("the request signature we calculated does not match the signature you provided (SignatureDoesNotMatch); the canonical request was:\n%s", canon.String())
 	}
 	return nil
+}
+
+// trimAll is the specification's Trimall: leading and trailing spaces and
+// tabs removed, each run of spaces inside made one.
+func trimAll(v string) string {
+	v = strings.Trim(v, " \t")
+	for strings.Contains(v, "  ") {
+		v = strings.ReplaceAll(v, "  ", " ")
+	}
+	return v
 }
 
 func mac(key []byte, data string) []byte {
