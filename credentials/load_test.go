@@ -444,3 +444,68 @@ func mustLookup(t *testing.T, name string) scheme.Scheme {
 	}
 	return sc
 }
+
+// optionalScheme reads a required key, an optional secret (an AWS session
+// token) and an optional plain variable, and attaches what it got as
+// headers, for TestLoadOptionalVars.
+type optionalScheme struct{ scheme.Scheme }
+
+func (optionalScheme) Vars(*scheme.Settings) []scheme.Var {
+	return []scheme.Var{
+		{Name: "KVTEST_OPT_KEY", Secret: true, Role: "key"},
+		{Name: "KVTEST_OPT_TOKEN", Secret: true, Optional: true, Role: "session token"},
+		{Name: "KVTEST_OPT_USER", Optional: true, Role: "user name"},
+	}
+}
+
+func (o optionalScheme) Prepare(s *scheme.Settings, v scheme.Values, rt scheme.Runtime) (scheme.Part, []string, error) {
+	p, _, _ := o.Scheme.Prepare(s, v, rt) // none's: attaches nothing
+	var got []string
+	for _, n := range []string{"KVTEST_OPT_KEY", "KVTEST_OPT_TOKEN", "KVTEST_OPT_USER"} {
+		if _, ok := v.Get(n); ok {
+			got = append(got, n)
+		}
+	}
+	return p, []string{"set: " + strings.Join(got, " ")}, nil
+}
+
+// TestLoadOptionalVars: an optional variable left unset is no error and
+// reaches Prepare as unset; set, an optional secret is checked and
+// registered like any key.
+func TestLoadOptionalVars(t *testing.T) {
+	scheme.RegisterForTest(t, "kvtest_optional", optionalScheme{Scheme: mustLookup(t, "none")})
+	const key, token = "sk-test-LEAKCHECK-0123456789", "tok-test-LEAKCHECK-9876543210"
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string // Prepare's report, or "" when Load fails
+		secrets int
+		wantErr string
+	}{
+		{"optional ones unset", map[string]string{"KVTEST_OPT_KEY": key}, "set: KVTEST_OPT_KEY", 1, ""},
+		{"all set", map[string]string{"KVTEST_OPT_KEY": key, "KVTEST_OPT_TOKEN": token, "KVTEST_OPT_USER": "me"}, "set: KVTEST_OPT_KEY KVTEST_OPT_TOKEN KVTEST_OPT_USER", 2, ""},
+		{"optional secret set but short", map[string]string{"KVTEST_OPT_KEY": key, "KVTEST_OPT_TOKEN": "short"}, "", 0, "is 5 bytes; keys shorter than 8 bytes are refused"},
+		{"required one unset", map[string]string{"KVTEST_OPT_TOKEN": token}, "", 0, "KVTEST_OPT_KEY is not set"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &config.Config{Services: []config.Service{{Name: "s", BaseURL: "https://s.example.com", Auth: config.AuthList{{Type: "kvtest_optional"}}}}}
+			set, err := Load(cfg, &Env{dotenv: tc.env})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("Load = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if w := set.Warnings(); len(w) != 1 || w[0] != tc.want {
+				t.Errorf("Prepare saw %q, want %q", w, tc.want)
+			}
+			if n := len(set.Secrets()); n != tc.secrets {
+				t.Errorf("Secrets() has %d values, want %d", n, tc.secrets)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/keyveil/keyveil/config"
 )
@@ -281,5 +282,30 @@ func TestOAuth2SendErrorHidesAccessToken(t *testing.T) {
 	}
 	if msg := err.Error(); strings.Contains(msg, tokenFor(1)) || !strings.Contains(msg, "[REDACTED:OAUTH_TOKEN_reports]") {
 		t.Errorf("send error = %q, want the access token replaced by its marker", msg)
+	}
+}
+
+// TestOAuth2TransportClock: the Transport hands TransportOptions.Now to
+// its parts, so a token's life is measured on that clock: a 60 s token is
+// reused while the clock stands still and renewed once it has moved past
+// the token's renewal time.
+func TestOAuth2TransportClock(t *testing.T) {
+	tokens := newTokenServer(t, 60)
+	api := newAPIServer(t)
+	cfg := oauthConfig(api.URL, tokens.URL)
+	set := loadOAuth(t, cfg)
+	now := time.Now()
+	client := NewTransport(set, cfg, &TransportOptions{Now: func() time.Time { return now }}).Client()
+	for i, step := range []struct {
+		advance time.Duration
+		fetches int32
+	}{{0, 1}, {40 * time.Second, 1}, {11 * time.Second, 2}} {
+		now = now.Add(step.advance)
+		if _, _, err := oauthGet(t, client, api.URL+"/x"); err != nil {
+			t.Fatal(err)
+		}
+		if got := tokens.count.Load(); got != step.fetches {
+			t.Errorf("call %d (clock +%v): %d token requests, want %d", i, step.advance, got, step.fetches)
+		}
 	}
 }
