@@ -175,6 +175,41 @@ var schemeRows = []schemeRow{
 			check:   v.Verify,
 		}
 	}},
+	// Several parts: every part goes to the service, and every part is
+	// stripped for every other origin.
+	{"multi-part two headers (Datadog)", func(t *testing.T) schemeFixture {
+		api, app := proofSecret("dd-api"), proofSecret("dd-app")
+		return schemeFixture{
+			auth:    "[{type: header, name: DD-API-KEY, env: PROOF_DD_API_KEY}, {type: header, name: DD-APPLICATION-KEY, env: PROOF_DD_APP_KEY}]",
+			env:     []string{"PROOF_DD_API_KEY=" + api, "PROOF_DD_APP_KEY=" + app},
+			secrets: fixedValues(api, app),
+			headers: []string{"DD-API-KEY", "DD-APPLICATION-KEY"},
+			check:   allOf(wantHeader("DD-API-KEY", api), wantHeader("DD-APPLICATION-KEY", app)),
+		}
+	}},
+	{"multi-part header and query", func(t *testing.T) schemeFixture {
+		id, key := proofSecret("app-id"), proofSecret("search-key")
+		return schemeFixture{
+			auth:    "[{type: header, name: X-Proof-Application-Id, env: PROOF_APP_ID}, {type: query, name: proof_key, env: PROOF_SEARCH_KEY}]",
+			env:     []string{"PROOF_APP_ID=" + id, "PROOF_SEARCH_KEY=" + key},
+			secrets: fixedValues(id, key),
+			headers: []string{"X-Proof-Application-Id"},
+			params:  []string{"proof_key"},
+			check:   allOf(wantHeader("X-Proof-Application-Id", id), wantParam("proof_key", key)),
+		}
+	}},
+}
+
+// allOf verifies a request with every check in turn.
+func allOf(checks ...func(*http.Request, []byte) error) func(*http.Request, []byte) error {
+	return func(r *http.Request, body []byte) error {
+		for _, c := range checks {
+			if err := c(r, body); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // TestSchemesOverPipes runs each row of schemeRows through keyveil over
