@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -118,8 +119,12 @@ func (t *TLS) validate(dir, baseURL string, authReads func(string) bool) (string
 // block's number, never its bytes.
 func ReadCAFile(path string) ([][]byte, error) {
 	data, err := yamljson.ReadFile(path, maxCAFileBytes)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("%s cannot be read: %v; ca_file must name a PEM file of CA certificates", path, pe.Err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %w; ca_file must name a PEM file of CA certificates", err)
+		return nil, fmt.Errorf("%w; ca_file must name a PEM file of CA certificates", err)
 	}
 	var ders [][]byte
 	for n := 1; ; n++ {

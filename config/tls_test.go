@@ -65,7 +65,7 @@ func TestTLSBlock(t *testing.T) {
 		{name: "client cert and key", tls: "{client_cert_env: BILLING_CERT, client_key_env: BILLING_KEY}"},
 		{name: "all three, auth none", files: map[string]string{"ca.pem": cert}, auth: "{type: none}", tls: "{ca_file: ca.pem, client_cert_env: BILLING_CERT, client_key_env: BILLING_KEY}", ca: "ca.pem"},
 		{name: "block form", files: map[string]string{"ca.pem": cert}, tls: "\n      ca_file: ca.pem\n      client_cert_env: C\n      client_key_env: K", ca: "ca.pem"},
-		{name: "missing ca_file", tls: "{ca_file: nowhere.pem}", want: "tls ca_file: reading", line: 6},
+		{name: "missing ca_file", tls: "{ca_file: nowhere.pem}", want: "nowhere.pem cannot be read: no such file or directory", line: 6},
 		{name: "ca_file a directory", files: map[string]string{"d/x": ""}, tls: "{ca_file: d}", want: "not a regular file", line: 6},
 		{name: "ca_file not PEM", files: map[string]string{"ca.pem": "not a certificate\n"}, tls: "{ca_file: ca.pem}", want: "holds no PEM certificate", line: 6},
 		{name: "ca_file holds a key", files: map[string]string{"ca.pem": cert + key}, tls: "{ca_file: ca.pem}", want: "holds a private key (PEM block 2)", line: 6},
