@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -192,6 +193,24 @@ func TestLoadSigV4RegistersSecrets(t *testing.T) {
 		got := string(s.set.Redactor().Redact([]byte("x " + v + " y")))
 		if want := "x [REDACTED:" + name + "] y"; got != want {
 			t.Errorf("Redact(%s) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestSecretVarsSigV4: the AWS variables, and their _FILE forms, are
+// scrubbed from the process's initial environment like any key, the
+// session token and the key ID included.
+func TestSecretVarsSigV4(t *testing.T) {
+	t.Parallel()
+	cfg := loadTransportConfig(t, `services:
+  aws:
+    base_url: https://abc.execute-api.us-east-1.amazonaws.com/prod
+    auth: { type: aws_sigv4, region: us-east-1, service: execute-api, session_token_env: MY_AWS_TOKEN }
+`)
+	got := SecretVars(cfg)
+	for _, want := range []string{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID_FILE", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY_FILE", "MY_AWS_TOKEN", "MY_AWS_TOKEN_FILE"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("SecretVars = %q, want it to hold %s", got, want)
 		}
 	}
 }
