@@ -25,6 +25,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +39,7 @@ func main() {
 	runs := flag.Int("runs", 30, "cold starts to measure")
 	calls := flag.Int("calls", 2000, "call_api round trips to measure; 0: cold start only")
 	floor := flag.String("floor", "", "do-nothing Go binary that answers initialize (scripts/bench/floor), spawned interleaved with keyveil for the cold-start ratio; empty: not measured")
-	before := flag.String("before", "", "an earlier keyveil binary, spawned interleaved with -bin for a side-by-side cold-start table; empty: not measured")
+	before := flag.String("before", "", "earlier keyveil binaries, comma-separated, spawned interleaved with -bin for a side-by-side cold-start table (each column is named by its file name); empty: not measured")
 	flag.Parse()
 
 	big := strings.Repeat("x", 4<<20)
@@ -56,8 +57,10 @@ func main() {
 	// Every binary is spawned once per round, in an order that rotates,
 	// so all see the same machine load and none always goes first.
 	bins := []*coldStarts{{name: "keyveil", bin: *bin, keyveil: true}}
-	if *before != "" {
-		bins = append(bins, &coldStarts{name: "before", bin: *before, keyveil: true})
+	for _, b := range strings.Split(*before, ",") {
+		if b != "" {
+			bins = append(bins, &coldStarts{name: filepath.Base(b), bin: b, keyveil: true})
+		}
 	}
 	if *floor != "" {
 		bins = append(bins, &coldStarts{name: "do-nothing", bin: *floor})
@@ -155,10 +158,11 @@ func (c *coldStarts) spawn(base string) {
 		cmd := exec.Command(c.bin, "--version")
 		cmd.Stdout = io.Discard
 		t := time.Now()
-		if err := cmd.Run(); err != nil {
-			fail(fmt.Errorf("%s --version: %w", c.bin, err))
+		// An old keyveil without --version starts a server on its
+		// empty stdin and exits 2; its column stays empty.
+		if cmd.Run() == nil {
+			c.version = append(c.version, time.Since(t))
 		}
-		c.version = append(c.version, time.Since(t))
 	}
 }
 
@@ -205,7 +209,12 @@ func sideBySide(bins []*coldStarts, runs int) {
 		}
 	}
 	row("spawn → tools/list reply", keyveilOnly(func(c *coldStarts) string { return ms(median(c.listT)) }))
-	row("`--version`: spawn → exit", keyveilOnly(func(c *coldStarts) string { return ms(median(c.version)) }))
+	row("`--version`: spawn → exit", keyveilOnly(func(c *coldStarts) string {
+		if len(c.version) == 0 {
+			return "—"
+		}
+		return ms(median(c.version))
+	}))
 	row("RSS after tools/list (target ≤ 15 MiB)", func(c *coldStarts) string { return fmt.Sprintf("%.1f MiB", mib(medianInt(c.rss))) })
 	fmt.Println()
 }
