@@ -41,7 +41,8 @@ func (l AuthList) label(i int) string {
 	return fmt.Sprintf("auth[%d]: ", i)
 }
 
-// known says which auth types there are, for messages.
+// knownSchemes says which auth types there are, for messages: "use basic,
+// bearer, ... or query".
 func knownSchemes() string {
 	names := scheme.Names()
 	return "use " + strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
