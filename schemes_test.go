@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -88,6 +89,12 @@ type schemeFixture struct {
 	// nil means httptest.NewServer (HTTP on loopback). A TLS row starts a
 	// server that requires its client certificate.
 	serve func(t *testing.T, h http.Handler) string
+	// other starts the other origin with h and returns its URL and more
+	// YAML for the other service, as extra; nil means httptest.NewServer
+	// and nothing more. A TLS row starts an HTTPS server that asks for
+	// (but does not require) a client certificate, so that one presented
+	// there is seen.
+	other func(t *testing.T, h http.Handler) (url, extra string)
 }
 
 // schemeRows are the rows of TestSchemesOverPipes. Each scheme of
@@ -175,6 +182,44 @@ var schemeRows = []schemeRow{
 			check:   v.Verify,
 		}
 	}},
+	// A tls block on top of a scheme: the client certificate is presented
+	// to the service's origin only, and its key is a secret like any.
+	{"bearer over mutual TLS", func(t *testing.T) schemeFixture {
+		key := proofSecret("mtls-bearer")
+		ca := newMTLSCA(t, "proof corp CA")
+		cert, clientKey := ca.issue(t, "keyveil-proof", false)
+		caFile := filepath.Join(t.TempDir(), "ca.pem")
+		if err := os.WriteFile(caFile, []byte(ca.pem), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tlsYAML := fmt.Sprintf("tls: {ca_file: %q, client_cert_env: PROOF_MTLS_CERT, client_key_env: PROOF_MTLS_KEY}", caFile)
+		return schemeFixture{
+			auth:    "{type: bearer, env: PROOF_MTLS_TOKEN}",
+			extra:   tlsYAML,
+			env:     []string{"PROOF_MTLS_TOKEN=" + key, "PROOF_MTLS_CERT=" + cert, "PROOF_MTLS_KEY=" + clientKey},
+			secrets: fixedValues(key, clientKey, pemBody(clientKey)),
+			headers: []string{"Authorization"},
+			check: allOf(wantHeader("Authorization", "Bearer "+key), func(r *http.Request, _ []byte) error {
+				if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0].Subject.CommonName != "keyveil-proof" {
+					return errors.New("no client certificate, or not keyveil's")
+				}
+				return nil
+			}),
+			serve: func(t *testing.T, h http.Handler) string { return startMTLSServer(t, ca, ca, h.ServeHTTP).URL },
+			other: func(t *testing.T, h http.Handler) (string, string) {
+				c, k := ca.issue(t, "other", true)
+				pair, err := tls.X509KeyPair([]byte(c), []byte(k))
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := httptest.NewUnstartedServer(h)
+				srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequestClientCert}
+				srv.StartTLS()
+				t.Cleanup(srv.Close)
+				return srv.URL, fmt.Sprintf("tls: {ca_file: %q}", caFile)
+			},
+		}
+	}},
 	// Several parts: every part goes to the service, and every part is
 	// stripped for every other origin.
 	{"multi-part two headers (Datadog)", func(t *testing.T) schemeFixture {
@@ -230,6 +275,7 @@ type proofRequest struct {
 	header                 http.Header
 	body                   []byte
 	checkErr               error // the row's verdict on the credential; nil for the other origin
+	clientCerts            int   // TLS client certificates presented
 }
 
 // text returns everything the request carried, for searching.
@@ -254,6 +300,9 @@ type seenRequests struct {
 func (rc *seenRequests) add(r *http.Request, checkErr error) proofRequest {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	p := proofRequest{method: r.Method, path: r.URL.Path, rawQuery: r.URL.RawQuery, header: r.Header.Clone(), body: body, checkErr: checkErr}
+	if r.TLS != nil {
+		p.clientCerts = len(r.TLS.PeerCertificates)
+	}
 	rc.mu.Lock()
 	rc.reqs = append(rc.reqs, p)
 	rc.mu.Unlock()
@@ -280,12 +329,19 @@ func (rc *seenRequests) paths() []string {
 func runSchemeRow(t *testing.T, fx schemeFixture) {
 	// The other origin answers everything and records it.
 	var other seenRequests
-	otherSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	otherHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		other.add(r, nil)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"other":true}`)
-	}))
-	t.Cleanup(otherSrv.Close)
+	})
+	var otherURL, otherExtra string
+	if fx.other != nil {
+		otherURL, otherExtra = fx.other(t, otherHandler)
+	} else {
+		srv := httptest.NewServer(otherHandler)
+		t.Cleanup(srv.Close)
+		otherURL = srv.URL
+	}
 
 	// The scheme's downstream verifies the credential on every request,
 	// then does what a hostile API does: echoes every secret back in
@@ -323,7 +379,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 			// puts a token in a URL does.
 			http.Redirect(w, r, "/api/public/hop2?echo="+url.QueryEscape(fx.secrets()[0]), http.StatusFound)
 		case "/api/public/hop2":
-			http.Redirect(w, r, otherSrv.URL+"/landing?stolen="+url.QueryEscape(fx.secrets()[0]), http.StatusFound)
+			http.Redirect(w, r, otherURL+"/landing?stolen="+url.QueryEscape(fx.secrets()[0]), http.StatusFound)
 		case "/api/public/deny":
 			http.Redirect(w, r, "/api/private/secrets", http.StatusFound)
 		case "/api/public/out":
@@ -342,12 +398,6 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 	}
 
 	dir := t.TempDir()
-	var extra strings.Builder
-	for line := range strings.SplitSeq(strings.TrimSpace(fx.extra), "\n") {
-		if line != "" {
-			extra.WriteString("    " + line + "\n")
-		}
-	}
 	services := fmt.Sprintf(`services:
   proof:
     base_url: %s/api
@@ -356,7 +406,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 %s  other:
     base_url: %s
     auth: {type: none}
-`, base, fx.auth, extra.String(), otherSrv.URL)
+%s`, base, fx.auth, indentYAML(fx.extra), otherURL, indentYAML(otherExtra))
 	cfgPath := filepath.Join(dir, "services.yaml")
 	if err := os.WriteFile(cfgPath, []byte(services), 0o600); err != nil {
 		t.Fatal(err)
@@ -443,6 +493,9 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 		t.Errorf("the other origin received %q, want the two direct calls only (a cross-origin redirect is not followed)", got)
 	}
 	for _, p := range other.all() {
+		if p.clientCerts != 0 {
+			t.Errorf("the other origin was presented a client certificate on GET %s", p.path)
+		}
 		for _, h := range append([]string{"Authorization", "Proxy-Authorization", "Cookie"}, fx.headers...) {
 			if _, ok := p.header[http.CanonicalHeaderKey(h)]; ok {
 				t.Errorf("the other origin received header %s on GET %s", h, p.path)
@@ -473,6 +526,18 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 	assertNoSecret(t, "the audit log", auditBytes, secrets, fx.wire)
 }
 
+// indentYAML indents each line of a service's extra keys to sit under
+// the service.
+func indentYAML(extra string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(strings.TrimSpace(extra), "\n") {
+		if line != "" {
+			b.WriteString("    " + line + "\n")
+		}
+	}
+	return b.String()
+}
+
 // withoutProbes returns paths without those of probe calls, which may or
 // may not be sent.
 func withoutProbes(paths []string) []string {
@@ -483,6 +548,18 @@ func withoutProbes(paths []string) []string {
 		}
 	}
 	return out
+}
+
+// pemBody returns a PEM block's base64 body joined into one line: the form
+// a key takes once its line breaks are lost.
+func pemBody(p string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(strings.TrimSpace(p), "\n") {
+		if !strings.HasPrefix(line, "-----") {
+			b.WriteString(strings.TrimSpace(line))
+		}
+	}
+	return b.String()
 }
 
 // proofSecret returns a fresh random secret for one row. Its 24 random
