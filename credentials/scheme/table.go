@@ -10,4 +10,6 @@ var table = map[string]Scheme{
 	"none":                      none{},
 	"oauth2_client_credentials": oauth2ClientCredentials{},
 	"aws_sigv4":                 awsSigV4{},
+	"oauth2_refresh_token":      oauth2RefreshToken{},
+	"google_service_account":    googleServiceAccount{},
 }
