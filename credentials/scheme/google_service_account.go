@@ -144,6 +144,7 @@ func (g googleServiceAccount) Prepare(s *Settings, v Values, rt Runtime) (Part, 
 	fix := fmt.Sprintf("the service account's signed assertion was refused (invalid_grant): check that the key in %s is still active (not deleted or disabled) and that this machine's clock is right", s.Env)
 	return &grantPart{
 		bearerTokenPart: bearerTokenPart{cache: newTokenCache(rt, fetch), derived: keyForms(s.Env, k)},
+		scheme:          nameGoogleSA,
 		refused:         fix,
 	}, nil, nil
 }

@@ -1,6 +1,7 @@
 package scheme
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -225,5 +228,43 @@ func TestServiceAccountValidate(t *testing.T) {
 	}
 	if got := g.Carriers(ok()); !slices.Equal(got.Headers, []string{http.CanonicalHeaderKey("authorization")}) {
 		t.Errorf("Carriers = %+v, want Authorization", got)
+	}
+}
+
+// TestOAuthPartsPrintNoKey: a part logged or printed by mistake shows its
+// scheme's name, not the key material it holds in plain strings.
+func TestOAuthPartsPrintNoKey(t *testing.T) {
+	t.Parallel()
+	jwtSrv := authtest.NewJWTServer(t, sheetsScope)
+	sa, err := prepareSheets(t, sheetsSettings(jwtSrv.TokenURL()), jwtSrv.Account.JSON, newLearnLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtSrv := authtest.NewRefreshServer(t, authtest.RefreshOptions{ClientSecret: graphSecret})
+	graph := prepareGraph(t, graphSettings(rtSrv.TokenURL()), rtSrv, graphSecret, newLearnLog())
+	if _, err := attach(t, graph); err != nil { // holds a rotated token now
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(jwtSrv.Account.PEM), "\n")
+	for _, tc := range []struct {
+		name   string
+		part   Part
+		want   string
+		secret []string
+	}{
+		{"google_service_account", sa, nameGoogleSA, append([]string{jwtSrv.Account.KeyID}, lines[1:len(lines)-1]...)},
+		{"oauth2_refresh_token", graph, nameRefresh, []string{graphSecret, rtSrv.RefreshToken(), "LEAKCHECK"}},
+	} {
+		var logged bytes.Buffer
+		slog.New(slog.NewJSONHandler(&logged, nil)).Info("part", "p", tc.part)
+		out := fmt.Sprintf("%v|%+v|%#v|%s|%q|%x", tc.part, tc.part, tc.part, tc.part, tc.part, tc.part) + logged.String()
+		for _, s := range tc.secret {
+			if strings.Contains(out, s) {
+				t.Errorf("%s printed through fmt or slog holds %q: %s", tc.name, s, out)
+			}
+		}
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("%s printed as %s, want its scheme's name", tc.name, out)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -120,7 +121,7 @@ func (oauth2RefreshToken) Prepare(s *Settings, v Values, rt Runtime) (Part, []st
 		f.now = time.Now
 	}
 	fix := fmt.Sprintf("the refresh token was refused (invalid_grant): the user must sign in and consent again, then update %s", s.RefreshTokenEnv)
-	return &grantPart{bearerTokenPart: bearerTokenPart{cache: newTokenCache(rt, f.fetch)}, refused: fix}, nil, nil
+	return &grantPart{bearerTokenPart: bearerTokenPart{cache: newTokenCache(rt, f.fetch)}, scheme: nameRefresh, refused: fix}, nil, nil
 }
 
 // refresher trades the current refresh token for tokens and keeps the
@@ -238,10 +239,28 @@ func (s scopeAdder) RoundTrip(req *http.Request) (*http.Response, error) {
 // refresh token, a service-account key): when the token endpoint answers
 // invalid_grant, its error says what the user must do instead of "check
 // the client ID", since retrying cannot help.
+//
+// It holds key material in plain strings (the token cache's config, the
+// Derived forms of a private key), since this package cannot use
+// credentials.Secret: it prints as its scheme's name through fmt and
+// slog, so a part logged by mistake shows nothing of them.
 type grantPart struct {
 	bearerTokenPart
+	scheme  string // the scheme's name, all the part prints as
 	refused string // the fix for invalid_grant
 }
+
+// String keeps the keys out of any %v of the part.
+func (p *grantPart) String() string { return p.scheme }
+
+// GoString keeps the keys out of %#v.
+func (p *grantPart) GoString() string { return p.String() }
+
+// Format keeps the keys out of every other verb (%+v, %x, %q).
+func (p *grantPart) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, p.String()) }
+
+// LogValue keeps the keys out of slog.
+func (p *grantPart) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 func (p *grantPart) Attach(out *http.Request) error {
 	err := p.bearerTokenPart.Attach(out)

@@ -14,11 +14,6 @@ import (
 	"github.com/keyveil/keyveil/internal/authtest"
 )
 
-// mapValues is a Values from a map.
-type mapValues map[string]string
-
-func (m mapValues) Get(name string) (string, bool) { v, ok := m[name]; return v, ok }
-
 // learnLog records what a part has the Redactor learn and forget, and
 // moves a clock by hand.
 type learnLog struct {
