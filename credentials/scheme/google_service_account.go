@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -178,9 +180,8 @@ const minKeyLine = 16
 // the JSON itself, named after the variable: the PEM text; the JSON
 // string escaping of it (newlines as \n), as the file holds it; each line
 // of its base64 body; the body joined without newlines (the DER in
-// base64, which the Redactor's base64 variants then cover as bytes too);
-// and the private_key_id. The Redactor's own variants add percent, hex,
-// UTF-16 and the rest for each.
+// base64); the DER in base64url and in hex; and the private_key_id. The
+// Redactor's own variants add percent, hex, UTF-16 and the rest for each.
 func keyForms(name string, k serviceAccountKey) []Value {
 	add := func(out []Value, v string) []Value {
 		if len(v) < minKeyLine {
@@ -211,7 +212,16 @@ func keyForms(name string, k serviceAccountKey) []Value {
 		body = append(body, line)
 		out = add(out, line)
 	}
-	out = add(out, strings.Join(body, ""))
+	joined := strings.Join(body, "")
+	out = add(out, joined)
+	if der, err := base64.StdEncoding.DecodeString(joined); err == nil {
+		// The DER in the other alphabet and in hex: a base64 variant
+		// of the joined body would be base64 of the text, not of the
+		// key's bytes.
+		out = add(out, base64.URLEncoding.EncodeToString(der))
+		out = add(out, base64.RawURLEncoding.EncodeToString(der))
+		out = add(out, hex.EncodeToString(der))
+	}
 	return add(out, k.PrivateKeyID)
 }
 
