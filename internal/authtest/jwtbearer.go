@@ -177,7 +177,7 @@ func (s *JWTServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusBadRequest, "invalid_grant", "account not found: "+assertion)
 		return
 	}
-	tok := fmt.Sprintf("ya29.LEAKCHECK-%04d-sheets-access-token", len(s.issued)+1)
+	tok := fmt.Sprintf("ya29.LEAKCHECK-%04d-%s", len(s.issued)+1, nonce())
 	s.issued = append(s.issued, tok)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3599})

@@ -1,7 +1,9 @@
 package authtest
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,7 +42,8 @@ type RefreshOptions struct {
 // them. It is safe for concurrent use.
 type RefreshServer struct {
 	*httptest.Server
-	opts RefreshOptions
+	opts  RefreshOptions
+	nonce string // in every token, so that no two servers' tokens match
 
 	mu       sync.Mutex
 	current  string   // the refresh token that works; "" after Revoke
@@ -59,7 +62,8 @@ func NewRefreshServer(t testing.TB, opts RefreshOptions) *RefreshServer {
 	if opts.ExpiresIn == 0 {
 		opts.ExpiresIn = 3600
 	}
-	s := &RefreshServer{opts: opts, current: refreshTokenN(0)}
+	s := &RefreshServer{opts: opts, nonce: nonce()}
+	s.current = s.refreshTokenN(0)
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -158,11 +162,11 @@ func (s *RefreshServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := len(s.access) + 1
-	at := fmt.Sprintf("at-LEAKCHECK-%04d-graph-access-token", n)
+	at := fmt.Sprintf("at-LEAKCHECK-%04d-%s-access", n, s.nonce)
 	s.access = append(s.access, at)
 	resp := map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": s.opts.ExpiresIn}
 	if !s.opts.KeepRefreshToken {
-		s.current = refreshTokenN(n)
+		s.current = s.refreshTokenN(n)
 		resp["refresh_token"] = s.current
 	}
 	if sc := f.Get("scope"); sc != "" {
@@ -196,7 +200,17 @@ func (s *RefreshServer) clientRefused(r *http.Request) string {
 
 // refreshTokenN is the refresh token handed out with the n-th access
 // token; n = 0 is the one a user's consent gave.
-func refreshTokenN(n int) string { return fmt.Sprintf("rt-LEAKCHECK-%04d-graph-refresh-token", n) }
+func (s *RefreshServer) refreshTokenN(n int) string {
+	return fmt.Sprintf("rt-LEAKCHECK-%04d-%s-refresh", n, s.nonce)
+}
+
+// nonce returns 12 random hex digits: any 12-byte piece of a token that
+// holds them is unmistakable in output.
+func nonce() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
 
 // tokenError writes an RFC 6749 section 5.2 error response.
 func tokenError(w http.ResponseWriter, status int, code, desc string) {
