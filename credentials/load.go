@@ -150,6 +150,7 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 			}
 			c := Credential{Service: svc.Name, Part: i, Auth: a}
 			vals := values{}
+			var redact []Secret // what the Redactor learns of Vars
 			bad := false
 			for _, v := range sc.Vars(&a) {
 				if !v.Secret {
@@ -189,6 +190,9 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 				}
 				vals[v.Name] = k.secret
 				c.Keys = append(c.Keys, Key{Secret: k.secret, Source: k.source, Path: k.path})
+				if !v.Document {
+					redact = append(redact, k.secret)
+				}
 			}
 			if bad {
 				continue
@@ -202,8 +206,8 @@ func Load(cfg *config.Config, env *Env) (*Set, error) {
 				errs = append(errs, err)
 				continue
 			}
-			for _, k := range c.Keys {
-				s.own[svc.Name] = appendSecret(s.own[svc.Name], k.Secret)
+			for _, sec := range redact {
+				s.own[svc.Name] = appendSecret(s.own[svc.Name], sec)
 			}
 			for _, d := range p.Derived() {
 				s.own[svc.Name] = appendSecret(s.own[svc.Name], NewSecret(d.Name, d.Value))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/credentials/scheme"
 	"github.com/keyveil/keyveil/internal/authtest"
 )
@@ -20,13 +21,13 @@ type saValues map[string]string
 
 func (m saValues) Get(name string) (string, bool) { v, ok := m[name]; return v, ok }
 
-// TestServiceAccountKeyRedactedInEveryForm: with the JSON and the Derived
-// values of a google_service_account part, the Redactor removes the
-// private key in every form it could leak in: the whole JSON, re-encoded
-// or not; the PEM; each of its lines; the JSON-escaped PEM; the base64
-// body joined; the DER bytes' other base64 alphabets; a line percent-
-// or JSON-escaped; and the private_key_id. A line alone is enough to
-// learn a sixth of the key, so each is a secret of its own.
+// TestServiceAccountKeyRedactedInEveryForm: with the Derived values of a
+// google_service_account part, the Redactor removes the private key in
+// every form it could leak in: inside the whole JSON, re-encoded or not;
+// the PEM; each of its lines; the JSON-escaped PEM; the base64 body
+// joined; the DER in base64url and hex; a line percent-, base64- or JSON-
+// escaped; and the private_key_id. A line alone is a 25th of the key, so
+// each is a secret of its own.
 func TestServiceAccountKeyRedactedInEveryForm(t *testing.T) {
 	t.Parallel()
 	const name = "GOOGLE_SERVICE_ACCOUNT_JSON"
@@ -45,7 +46,9 @@ func TestServiceAccountKeyRedactedInEveryForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := []Secret{NewSecret(name, sa.JSON)}
+	// What Load has the Redactor learn: Derived alone, since the JSON is
+	// a Document (see TestServiceAccountJSONIsNotAFragmentSource).
+	var secrets []Secret
 	for _, v := range part.Derived() {
 		secrets = append(secrets, NewSecret(v.Name, v.Value))
 	}
@@ -106,4 +109,46 @@ func jsonU(s string) string {
 		fmt.Fprintf(&b, `\u%04x`, c)
 	}
 	return b.String()
+}
+
+// TestServiceAccountJSONIsNotAFragmentSource: Load has the Redactor learn
+// the key inside a service-account JSON, not the JSON itself. As a
+// secret, any 8 bytes of the JSON would be redacted from every response
+// as a piece of it: "https://", `", "`, "service_account", a Google API
+// URL. A Sheets response comes back whole; the key, leaked in it, does
+// not.
+func TestServiceAccountJSONIsNotAFragmentSource(t *testing.T) {
+	t.Parallel()
+	const name = "KVTEST_SA_JSON"
+	sa := authtest.NewServiceAccount(t, "https://oauth2.googleapis.com/token")
+	cfg := &config.Config{Services: []config.Service{{
+		Name: "sheets", BaseURL: "https://sheets.googleapis.com/v4", Timeout: config.DefaultTimeout, MaxResponseBytes: config.DefaultMaxResponseBytes,
+		Auth: config.AuthList{{Type: "google_service_account", Env: name, Scopes: []string{"https://www.googleapis.com/auth/spreadsheets.readonly"}}},
+	}}}
+	set, err := Load(cfg, &Env{dotenv: map[string]string{name: sa.JSON}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := set.Redactor()
+	response := `{
+  "spreadsheetId": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
+  "properties": {"title": "Budget", "locale": "en_US", "timeZone": "Etc/GMT"},
+  "spreadsheetUrl": "https://docs.google.com/spreadsheets/d/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/edit",
+  "sharedWith": "sheets-reader@keyveil-test.iam.gserviceaccount.com",
+  "kind": "service_account",
+  "self": "https://www.googleapis.com/auth/spreadsheets.readonly"
+}`
+	if got := string(r.RedactFragments([]byte(response), nil)); got != response {
+		t.Errorf("RedactFragments(a Sheets response) = %s\nwant it unchanged", got)
+	}
+	lines := strings.Split(strings.TrimSpace(sa.PEM), "\n")
+	leak := string(r.RedactFragments([]byte(response+"\n"+sa.JSON), nil))
+	for _, line := range lines[1 : len(lines)-1] {
+		if len(line) >= 16 && strings.Contains(leak, line[len(line)-16:]) {
+			t.Fatalf("RedactFragments(the JSON) left a line of the key: %s", leak)
+		}
+	}
+	if strings.Contains(leak, sa.KeyID) || !strings.Contains(leak, "[REDACTED:"+name+"]") {
+		t.Errorf("RedactFragments(the JSON) = %s\nwant the key and its ID redacted", leak)
+	}
 }

@@ -73,7 +73,7 @@ func (googleServiceAccount) Validate(s *Settings) (string, error) {
 }
 
 func (googleServiceAccount) Vars(s *Settings) []Var {
-	return []Var{{Name: s.Env, Secret: true, Multiline: true, Role: "Google service account's JSON key"}}
+	return []Var{{Name: s.Env, Secret: true, Multiline: true, Document: true, Role: "Google service account's JSON key"}}
 }
 
 func (googleServiceAccount) Carriers(*Settings) Carriers {
@@ -145,7 +145,8 @@ func (g googleServiceAccount) Prepare(s *Settings, v Values, rt Runtime) (Part, 
 	}
 	fix := fmt.Sprintf("the service account's signed assertion was refused (invalid_grant): check that the key in %s is still active (not deleted or disabled) and that this machine's clock is right", s.Env)
 	return &grantPart{
-		bearerTokenPart: bearerTokenPart{cache: newTokenCache(rt, fetch), derived: keyForms(s.Env, k)},
+		bearerTokenPart: bearerTokenPart{cache: newTokenCache(rt, fetch)},
+		forms:           keyForms(s.Env, k),
 		scheme:          nameGoogleSA,
 		refused:         fix,
 	}, nil, nil
@@ -182,19 +183,19 @@ const minKeyLine = 16
 // of its base64 body; the body joined without newlines (the DER in
 // base64); the DER in base64url and in hex; and the private_key_id. The
 // Redactor's own variants add percent, hex, UTF-16 and the rest for each.
-func keyForms(name string, k serviceAccountKey) []Value {
-	add := func(out []Value, v string) []Value {
+func keyForms(name string, k serviceAccountKey) []namedHidden {
+	add := func(out []namedHidden, v string) []namedHidden {
 		if len(v) < minKeyLine {
 			return out
 		}
 		for _, o := range out {
-			if o.Value == v {
+			if o.value.reveal() == v {
 				return out
 			}
 		}
-		return append(out, Value{Name: name, Value: v})
+		return append(out, namedHidden{name, hide(v)})
 	}
-	var out []Value
+	var out []namedHidden
 	pemText := strings.TrimSpace(k.PrivateKey)
 	out = add(out, pemText)
 	if b, err := json.Marshal(pemText); err == nil {

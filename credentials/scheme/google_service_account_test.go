@@ -223,8 +223,8 @@ func TestServiceAccountValidate(t *testing.T) {
 	if got := g.SendsTo(ok()); got != googleTokenURL {
 		t.Errorf("SendsTo without token_url = %q, want Google's", got)
 	}
-	if got := g.Vars(ok()); len(got) != 1 || !got[0].Secret || !got[0].Multiline {
-		t.Errorf("Vars = %+v, want one secret multiline variable", got)
+	if got := g.Vars(ok()); len(got) != 1 || !got[0].Secret || !got[0].Multiline || !got[0].Document {
+		t.Errorf("Vars = %+v, want one secret multiline document", got)
 	}
 	if got := g.Carriers(ok()); !slices.Equal(got.Headers, []string{http.CanonicalHeaderKey("authorization")}) {
 		t.Errorf("Carriers = %+v, want Authorization", got)

@@ -248,6 +248,23 @@ type grantPart struct {
 	bearerTokenPart
 	scheme  string // the scheme's name, all the part prints as
 	refused string // the fix for invalid_grant
+	forms   []namedHidden
+}
+
+// namedHidden is a Derived value, hidden until Derived reveals it.
+type namedHidden struct {
+	name  string
+	value hidden
+}
+
+// Derived returns the token request's derived value (none for these
+// schemes today) and the part's own forms of its key.
+func (p *grantPart) Derived() []Value {
+	out := p.bearerTokenPart.Derived()
+	for _, f := range p.forms {
+		out = append(out, Value{Name: f.name, Value: f.value.reveal()})
+	}
+	return out
 }
 
 // String keeps the keys out of any %v of the part.

@@ -135,6 +135,14 @@ type Var struct {
 	// Multiline is true for a PEM block or a JSON document: newlines are
 	// allowed, and the value is not refused as a control character.
 	Multiline bool
+	// Document is true for a secret that is a document holding key
+	// material among text that is not secret: a service-account JSON key
+	// (a private key beside URLs, an email and JSON punctuation). It is
+	// read, bound and scrubbed as a secret, but the Redactor learns only
+	// the Part's Derived values, not the document: as a secret, any 8
+	// bytes of it ("https://", `", "`) would be redacted out of every
+	// response as a piece of a key.
+	Document bool
 	// Role says what the value is, completing "set it to the ...": "key",
 	// "OAuth client ID", "AWS secret access key".
 	Role string
