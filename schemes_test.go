@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -243,6 +244,50 @@ var schemeRows = []schemeRow{
 			check:   allOf(wantHeader("X-Proof-Application-Id", id), wantParam("proof_key", key)),
 		}
 	}},
+	{"oauth2_refresh_token", func(t *testing.T) schemeFixture {
+		// The endpoint rotates the refresh token on the first refresh:
+		// the new one, which keyveil learnt as it arrived, is echoed too.
+		secret := proofSecret("rt-client-secret")
+		te := authtest.NewRefreshServer(t, authtest.RefreshOptions{ClientSecret: secret})
+		return schemeFixture{
+			auth: fmt.Sprintf("{type: oauth2_refresh_token, token_url: %q, client_id_env: PROOF_RT_CLIENT_ID, client_secret_env: PROOF_RT_CLIENT_SECRET, refresh_token_env: PROOF_REFRESH_TOKEN, scopes: [read]}",
+				te.TokenURL()),
+			env: []string{"PROOF_RT_CLIENT_ID=" + te.ClientID(), "PROOF_RT_CLIENT_SECRET=" + secret, "PROOF_REFRESH_TOKEN=" + te.RefreshToken()},
+			secrets: func() []string {
+				return slices.Concat([]string{secret, te.RefreshToken()}, te.Used(), te.Issued())
+			},
+			headers: []string{"Authorization"},
+			check:   validBearer(te.Valid),
+		}
+	}},
+	{"google_service_account", func(t *testing.T) schemeFixture {
+		const scope = "https://www.googleapis.com/auth/proof.readonly"
+		te := authtest.NewJWTServer(t, scope)
+		sa := te.Account
+		lines := strings.Split(strings.TrimSpace(sa.PEM), "\n")
+		// The key in the forms it could leak in; not the whole JSON, whose
+		// other fields are not secret (see scheme.Var.Document).
+		key := append([]string{sa.KeyID, strings.ReplaceAll(strings.TrimSpace(sa.PEM), "\n", `\n`)}, lines[1:len(lines)-1]...)
+		return schemeFixture{
+			auth:    fmt.Sprintf("{type: google_service_account, env: PROOF_SA_JSON, token_url: %q, scopes: [%q]}", te.TokenURL(), scope),
+			env:     []string{"PROOF_SA_JSON=" + sa.JSON},
+			secrets: func() []string { return append(slices.Clone(key), te.Issued()...) },
+			headers: []string{"Authorization"},
+			check:   validBearer(te.Valid),
+		}
+	}},
+}
+
+// validBearer verifies that Authorization carries a bearer token valid
+// reports true for (one the row's token endpoint issued).
+func validBearer(valid func(string) bool) func(*http.Request, []byte) error {
+	return func(r *http.Request, _ []byte) error {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !valid(tok) {
+			return errors.New("no access token the token endpoint issued")
+		}
+		return nil
+	}
 }
 
 // allOf verifies a request with every check in turn.
