@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,8 +64,17 @@ func TestExamplesPassCheck(t *testing.T) {
 			}
 			var secrets []string
 			for name, v := range env {
+				if file, ok := strings.CutSuffix(name, "_FILE"); ok && secretName.MatchString(file) {
+					// NAME_FILE, relative to the root: the secret is
+					// the file's text.
+					b, err := os.ReadFile(v)
+					if err != nil {
+						t.Fatalf("%s/.env.example: %s: %v", dir, name, err)
+					}
+					name, v = file, string(b)
+				}
 				if secretName.MatchString(name) && len(v) >= 12 {
-					secrets = append(secrets, v)
+					secrets = append(secrets, documentSecrets(v)...)
 				}
 			}
 			if len(secrets) == 0 {
@@ -74,4 +84,30 @@ func TestExamplesPassCheck(t *testing.T) {
 			assertNoSecret(t, "keyveil check's stderr", stderr.Bytes(), secrets, nil)
 		})
 	}
+}
+
+// documentSecrets returns what of v must stay secret: v itself; for a
+// PEM file the lines of its base64 body (its BEGIN and END lines are no
+// secret); for a service-account JSON key the lines of its private key
+// and its private_key_id, since its other fields are identifiers that
+// check may show (the token endpoint's origin, in BOUND TO), as
+// scheme.Var.Document says.
+func documentSecrets(v string) []string {
+	var key struct {
+		PrivateKey   string `json:"private_key"`
+		PrivateKeyID string `json:"private_key_id"`
+	}
+	var out []string
+	switch {
+	case json.Unmarshal([]byte(v), &key) == nil && key.PrivateKey != "":
+		out, v = []string{key.PrivateKeyID}, key.PrivateKey
+	case !strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN"):
+		return []string{v}
+	}
+	for line := range strings.SplitSeq(v, "\n") {
+		if line = strings.TrimSpace(line); len(line) >= 12 && !strings.HasPrefix(line, "-----") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
