@@ -215,6 +215,18 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	started := relaxGC()
 	defer started()
+	// Stdio mode drains on SIGINT and SIGTERM (below). Registering for
+	// them starts alongside load, which it does not depend on.
+	var sigs chan os.Signal
+	var notified <-chan struct{}
+	if opts.HTTP == "" {
+		sigs = make(chan os.Signal, 1)
+		notified = notifyEarly(sigs)
+		defer func() {
+			<-notified
+			signal.Stop(sigs)
+		}()
+	}
 	a, err := load(opts, stderr)
 	if err != nil {
 		printf(stderr, "keyveil: %v\n", err)
@@ -249,9 +261,7 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 
 	stop := make(chan struct{})
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	<-notified // before the first request: from here a signal drains
 	go func() {
 		select {
 		case sig := <-sigs:
@@ -284,6 +294,22 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	a.logger.Info("keyveil stopped")
 	return 0
+}
+
+// notifyEarly relays SIGINT and SIGTERM to sigs, registering on a goroutine
+// of its own, and returns a channel closed once they are registered. A
+// process's first signal.Notify starts the runtime's signal-handling
+// thread and waits for it to answer: 1 ms of a cold start's wall time on
+// a busy machine (scripts/bench.sh), which now overlaps loading the
+// configuration. Wait on the channel before serving: until then a signal
+// has its default effect, as it had before serve reached signal.Notify.
+func notifyEarly(sigs chan<- os.Signal) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	}()
+	return done
 }
 
 // startupGCPercent is the garbage collector's target while serve starts.
