@@ -642,17 +642,18 @@ func wantParam(name, want string) func(*http.Request, []byte) error {
 // ASCII case), reversed, base64 in both alphabets with and without
 // padding, base64 inside a longer blob at each of the three alignments,
 // hex, percent-encoding of every byte, JSON \u escapes, HTML character
-// references and UTF-16 in both byte orders.
+// references (decimal and hex) and UTF-16 in both byte orders.
 func secretForms(s string) map[string]string {
 	rev := []byte(s)
 	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
 		rev[i], rev[j] = rev[j], rev[i]
 	}
-	var pct, uesc, html strings.Builder
+	var pct, uesc, html, htmlHex strings.Builder
 	for _, c := range []byte(s) {
 		fmt.Fprintf(&pct, "%%%02X", c)
 		fmt.Fprintf(&uesc, `\u%04x`, c)
 		fmt.Fprintf(&html, "&#%d;", c)
+		fmt.Fprintf(&htmlHex, "&#x%x;", c)
 	}
 	var le, be []byte
 	for _, u := range utf16.Encode([]rune(s)) {
@@ -660,21 +661,23 @@ func secretForms(s string) map[string]string {
 		be = binary.BigEndian.AppendUint16(be, u)
 	}
 	forms := map[string]string{
-		"raw":         s,
-		"upper":       strings.ToUpper(s),
-		"reversed":    string(rev),
-		"base64":      base64.StdEncoding.EncodeToString([]byte(s)),
-		"base64-raw":  base64.RawStdEncoding.EncodeToString([]byte(s)),
-		"base64url":   base64.URLEncoding.EncodeToString([]byte(s)),
-		"hex":         hex.EncodeToString([]byte(s)),
-		"percent":     pct.String(),
-		"json-u":      uesc.String(),
-		"html":        html.String(),
-		"utf16le":     string(le),
-		"utf16be":     string(be),
-		"base64-in-1": base64.StdEncoding.EncodeToString([]byte("u:" + s + "\n")),
-		"base64-in-2": base64.StdEncoding.EncodeToString([]byte("us:" + s + "\n")),
-		"base64-in-3": base64.StdEncoding.EncodeToString([]byte("use:" + s + "\n")),
+		"raw":           s,
+		"upper":         strings.ToUpper(s),
+		"reversed":      string(rev),
+		"base64":        base64.StdEncoding.EncodeToString([]byte(s)),
+		"base64-raw":    base64.RawStdEncoding.EncodeToString([]byte(s)),
+		"base64url":     base64.URLEncoding.EncodeToString([]byte(s)),
+		"base64url-raw": base64.RawURLEncoding.EncodeToString([]byte(s)),
+		"html-hex":      htmlHex.String(),
+		"hex":           hex.EncodeToString([]byte(s)),
+		"percent":       pct.String(),
+		"json-u":        uesc.String(),
+		"html":          html.String(),
+		"utf16le":       string(le),
+		"utf16be":       string(be),
+		"base64-in-1":   base64.StdEncoding.EncodeToString([]byte("u:" + s + "\n")),
+		"base64-in-2":   base64.StdEncoding.EncodeToString([]byte("us:" + s + "\n")),
+		"base64-in-3":   base64.StdEncoding.EncodeToString([]byte("use:" + s + "\n")),
 	}
 	return forms
 }
