@@ -83,7 +83,7 @@ func TestServiceAccountWrongScopesRefused(t *testing.T) {
 }
 
 // edit returns the account's JSON with key set to v (nil deletes it).
-func edit(t *testing.T, js, key string, v any) string {
+func edit(t testing.TB, js, key string, v any) string {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(js), &m); err != nil {
@@ -267,4 +267,63 @@ func TestOAuthPartsPrintNoKey(t *testing.T) {
 			t.Errorf("%s printed as %s, want its scheme's name", tc.name, out)
 		}
 	}
+}
+
+// FuzzServiceAccountPrepare: whatever the variable holds, Prepare does not
+// panic, and its error is one of a fixed set of messages (digits aside:
+// the byte offset of a JSON syntax error), so no byte of the file, which
+// holds a private key, can reach the error.
+func FuzzServiceAccountPrepare(f *testing.F) {
+	sa := authtest.NewServiceAccount(f, googleTokenURL)
+	noDigits := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	s := sheetsSettings("")
+	rt := Runtime{Service: "sheets", Learn: func(...Value) {}, Forget: func(...Value) {}}
+	prepare := func(js string) error {
+		_, _, err := googleServiceAccount{}.Prepare(s, mapValues{s.Env: js}, rt)
+		return err
+	}
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKCS8PrivateKey(ecKey)
+	ecPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}))
+	// One input for each way Prepare refuses; their messages are the set.
+	known := map[string]bool{}
+	for _, js := range []string{
+		sa.JSON[:10], `[1]`, `{"type":"authorized_user"}`, `{"type":"service_account"}`,
+		edit(f, sa.JSON, "private_key", "x"),
+		edit(f, sa.JSON, "private_key", strings.Replace(sa.PEM, "MII", "XXX", 1)),
+		edit(f, sa.JSON, "private_key", ecPEM),
+		edit(f, sa.JSON, "token_uri", "https://elsewhere.example/token"),
+	} {
+		err := prepare(js)
+		if err == nil {
+			f.Fatalf("Prepare(%.40q) = nil, want an error", js)
+		}
+		known[noDigits(err.Error())] = true
+		f.Add(js)
+	}
+	if len(known) != 8 {
+		f.Fatalf("the seeds give %d messages, want one for each of 8 refusals: %v", len(known), known)
+	}
+	// The same refusals with other text where each message could quote
+	// it.
+	for _, js := range []string{
+		sa.JSON[:37], `"LEAKCHECK-json"`, `{"type":"LEAKCHECK-type"}`, `{"type":"service_account","client_email":""}`,
+		edit(f, sa.JSON, "private_key", "LEAKCHECK-private-key"),
+		edit(f, sa.JSON, "token_uri", "https://LEAKCHECK.example/token"),
+		sa.JSON,
+	} {
+		f.Add(js)
+	}
+	f.Fuzz(func(t *testing.T, js string) {
+		if err := prepare(js); err != nil && !known[noDigits(err.Error())] {
+			t.Errorf("Prepare(%.60q) = %q, not one of the fixed messages", js, err)
+		}
+	})
 }
