@@ -41,11 +41,12 @@ import (
 // untouched. All methods are safe for concurrent use; [Redactor.Add] may run
 // while other goroutines redact.
 type Redactor struct {
-	mu      sync.Mutex // serializes Add
-	secrets []Secret   // guarded by mu; every secret known, in order added
+	mu     sync.Mutex     // serializes Add and Forget
+	groups []*redactGroup // guarded by mu; every secret known, in order added
 
-	// state is rebuilt from secrets on every Add and swapped in whole, so
-	// Redact never takes a lock and never sees half a secret list.
+	// state is built from groups on every change and swapped in whole, so
+	// Redact never takes a lock and never sees half a secret list. Only the
+	// groups a change touches are rebuilt (redact_groups.go).
 	state atomic.Pointer[redactState]
 }
 
@@ -65,17 +66,27 @@ func NewRedactor(secrets ...Secret) *Redactor {
 func (r *Redactor) Add(secrets ...Secret) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	added := false
+	var adds []Secret
 	for _, s := range secrets {
-		if s.IsZero() || slices.ContainsFunc(r.secrets, s.Equal) {
+		if s.IsZero() || slices.ContainsFunc(adds, s.Equal) || r.knows(s) {
 			continue
 		}
-		r.secrets = append(r.secrets, s)
-		added = true
+		adds = append(adds, s)
 	}
-	if added {
-		r.state.Store(newRedactState(r.secrets))
+	if len(adds) > 0 {
+		r.groups = withGroups(r.groups, adds)
+		r.state.Store(newRedactState(r.groups))
 	}
+}
+
+// knows reports whether s's value is among the secrets known. r.mu is held.
+func (r *Redactor) knows(s Secret) bool {
+	for _, g := range r.groups {
+		if slices.ContainsFunc(g.secrets, s.Equal) {
+			return true
+		}
+	}
+	return false
 }
 
 // Forget makes the Redactor stop looking for secrets it was taught with
@@ -88,16 +99,29 @@ func (r *Redactor) Add(secrets ...Secret) {
 func (r *Redactor) Forget(secrets ...Secret) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := len(r.secrets)
-	r.secrets = slices.DeleteFunc(r.secrets, func(k Secret) bool {
+	forgotten := func(k Secret) bool {
 		return slices.ContainsFunc(secrets, func(s Secret) bool { return s.Name() == k.Name() && s.Equal(k) })
-	})
+	}
+	changed := false
+	groups := make([]*redactGroup, 0, len(r.groups))
+	for _, g := range r.groups {
+		if !slices.ContainsFunc(g.secrets, forgotten) {
+			groups = append(groups, g)
+			continue
+		}
+		changed = true
+		if rest := slices.DeleteFunc(slices.Clone(g.secrets), forgotten); len(rest) > 0 {
+			groups = append(groups, newRedactGroup(rest))
+		}
+	}
 	switch {
-	case len(r.secrets) == n:
-	case len(r.secrets) == 0:
+	case !changed:
+	case len(groups) == 0:
+		r.groups = nil
 		r.state.Store(nil)
 	default:
-		r.state.Store(newRedactState(r.secrets))
+		r.groups = groups
+		r.state.Store(newRedactState(groups))
 	}
 }
 
@@ -154,11 +178,12 @@ func (r *Redactor) current() *redactState {
 	return r.state.Load()
 }
 
-// redactState is everything Redact needs, built once per secret list and
-// never modified afterwards.
+// redactState is everything Redact needs, built once per set of groups
+// and never modified afterwards.
 type redactState struct {
-	m       *matcher
-	markers []string // by secret index: "[REDACTED:NAME]"
+	groups  []*redactGroup
+	m       *matchSet
+	markers []string // by secret index over all groups: "[REDACTED:NAME]"
 
 	// relevant holds the (lower-case) bytes that occur in some variant. An
 	// escape that decodes to none of them cannot be part of a match, so the
@@ -175,11 +200,12 @@ type redactState struct {
 	// given back after. A concurrent call makes its own.
 	spare atomic.Pointer[redactScratch]
 
-	// frag is the fragment index (see redact_fragment.go), built on first
-	// use: only the tools pipeline asks for fragments, so the choke points
-	// and start-up never pay for it.
+	// frag is the fragment indexes of every group (see
+	// redact_fragment.go), built on first use: only the tools pipeline asks
+	// for fragments, so the choke points and start-up never pay for it. A
+	// group's index, once built, serves every state that holds the group.
 	fragOnce sync.Once
-	frag     *fragIndex
+	frag     *fragSet
 }
 
 // maxSpare is the most working memory per layer of decoding kept between
@@ -203,25 +229,22 @@ func (st *redactState) keep(sc *redactScratch) {
 	st.spare.Store(sc)
 }
 
-func newRedactState(secrets []Secret) *redactState {
-	st := &redactState{markers: make([]string, len(secrets))}
-	seen := make(map[string]bool)
-	var pats []matchPatternSpec
-	for id, s := range secrets {
-		st.markers[id] = s.String()
-		for _, v := range variantsOf(s.Reveal()) {
-			f := foldString(v.text)
-			if seen[f] {
-				continue
-			}
-			seen[f] = true
-			pats = append(pats, matchPatternSpec{text: f, id: int32(id)})
-			for i := 0; i < len(f); i++ {
-				st.relevant[f[i]] = true
-			}
+func newRedactState(groups []*redactGroup) *redactState {
+	st := &redactState{groups: groups, m: &matchSet{minLen: -1}}
+	for _, g := range groups {
+		st.m.ms = append(st.m.ms, g.m)
+		st.m.base = append(st.m.base, int32(len(st.markers)))
+		for _, s := range g.secrets {
+			st.markers = append(st.markers, s.String())
 		}
+		for c, ok := range g.relevant {
+			st.relevant[c] = st.relevant[c] || ok
+		}
+		if g.m.minLen >= 0 && (st.m.minLen < 0 || g.m.minLen < st.m.minLen) {
+			st.m.minLen = g.m.minLen
+		}
+		st.m.maxLen = max(st.m.maxLen, g.m.maxLen)
 	}
-	st.m = newMatcher(pats)
 	// A match in the decoded text is at most maxLen bytes, each from at
 	// most maxEscapeLen original ones, plus the line breaks joined inside
 	// it (one per minBase64Line bytes, 4 bytes each) and widening.

@@ -43,9 +43,16 @@ import (
 // The choke points (stdout, stderr, the audit file) do not do this: they
 // cannot know which bytes the model sent, and would become the oracle.
 
-// fragments returns the fragment index, building it on first use.
-func (st *redactState) fragments() *fragIndex {
-	st.fragOnce.Do(func() { st.frag = st.m.fragments() })
+// fragments returns the fragment indexes of every group, building on
+// first use those not built yet.
+func (st *redactState) fragments() *fragSet {
+	st.fragOnce.Do(func() {
+		fs := &fragSet{base: st.m.base}
+		for _, g := range st.groups {
+			fs.fx = append(fs.fx, g.fragments())
+		}
+		st.frag = fs
+	})
 	return st.frag
 }
 

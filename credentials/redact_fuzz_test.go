@@ -194,11 +194,13 @@ func fuzzHolds(r *Redactor, p []byte) bool {
 		}
 		texts, p = append(texts, asciiLower(dec)), dec
 	}
-	for _, pt := range st.m.pats {
-		v := st.m.data[pt.off : pt.off+pt.n]
-		for _, t := range texts {
-			if bytes.Contains(t, v) {
-				return true
+	for _, m := range st.m.ms {
+		for _, pt := range m.pats {
+			v := m.data[pt.off : pt.off+pt.n]
+			for _, t := range texts {
+				if bytes.Contains(t, v) {
+					return true
+				}
 			}
 		}
 	}

@@ -1,0 +1,156 @@
+package credentials
+
+import (
+	"sync"
+)
+
+// Secrets are held in groups, each with its own matcher and fragment index,
+// so that teaching the Redactor one more secret does not rebuild what it
+// already knows. A tls client key registers a dozen forms of 1 to 2 KB, and
+// the matcher and fragment index of those take tens of milliseconds and
+// megabytes to build; an OAuth access token arrives (and the one before it
+// is forgotten) every few minutes or seconds. With one index for all, every
+// token paid for the key again. With groups, Add builds a group of the new
+// secrets alone (merged with the last group when that one is no bigger, as
+// a binary counter merges, so that many small Adds do not leave many small
+// groups), and Forget rebuilds only the groups that held what it forgets.
+//
+// A redaction consults every group of one redactState, which is still
+// swapped in whole: it sees the old set of groups or the new one, never a
+// mix. Groups are immutable once built and shared between states; what a
+// group builds lazily (its fragment index) is built once for all of them.
+
+// redactGroup is some of the Redactor's secrets and what matching them
+// needs. Its matcher's ids index secrets; a state adds the group's base.
+type redactGroup struct {
+	secrets  []Secret // in the order added
+	m        *matcher
+	relevant [256]bool // see redactState.relevant
+	weight   int       // bytes of secret values, for the merge policy
+
+	fragOnce sync.Once
+	frag     *fragIndex
+}
+
+// mergeBelow is the weight under which the last group is always merged
+// into a new one: rebuilding a few hundred bytes of API keys costs less
+// than scanning text once more on every redaction.
+const mergeBelow = 1024
+
+func newRedactGroup(secrets []Secret) *redactGroup {
+	g := &redactGroup{secrets: secrets}
+	seen := make(map[string]bool)
+	var pats []matchPatternSpec
+	for id, s := range secrets {
+		g.weight += len(s.Reveal())
+		for _, v := range variantsOf(s.Reveal()) {
+			f := foldString(v.text)
+			if seen[f] {
+				continue
+			}
+			seen[f] = true
+			pats = append(pats, matchPatternSpec{text: f, id: int32(id)})
+			for i := 0; i < len(f); i++ {
+				g.relevant[f[i]] = true
+			}
+		}
+	}
+	g.m = newMatcher(pats)
+	return g
+}
+
+// fragments returns the group's fragment index, building it on first use.
+func (g *redactGroup) fragments() *fragIndex {
+	g.fragOnce.Do(func() { g.frag = g.m.fragments() })
+	return g.frag
+}
+
+// withGroups returns groups with adds appended as a new group, merged with
+// the trailing groups that are no heavier than it (or lighter than
+// mergeBelow). Merging only at the end keeps secrets in the order added,
+// which names a merged span after the secret added first.
+func withGroups(groups []*redactGroup, adds []Secret) []*redactGroup {
+	weight := 0
+	for _, s := range adds {
+		weight += len(s.Reveal())
+	}
+	n := len(groups)
+	for n > 0 && (groups[n-1].weight <= weight || groups[n-1].weight < mergeBelow) {
+		n--
+		weight += groups[n].weight
+	}
+	var secrets []Secret
+	for _, g := range groups[n:] {
+		secrets = append(secrets, g.secrets...)
+	}
+	secrets = append(secrets, adds...)
+	out := make([]*redactGroup, n, n+1)
+	copy(out, groups)
+	return append(out, newRedactGroup(secrets))
+}
+
+// matchSet is the matchers of every group of a state, searched as one.
+type matchSet struct {
+	ms             []*matcher
+	base           []int32 // the state's id of each matcher's secret 0
+	minLen, maxLen int     // over all patterns; minLen -1 when there are none
+}
+
+// find appends to dst every occurrence of every pattern of every group in
+// text. Each group's spans come in order; the caller sorts them together.
+func (s *matchSet) find(text []byte, dst []redactSpan) []redactSpan {
+	for i, m := range s.ms {
+		n := len(dst)
+		dst = m.find(text, dst)
+		if b := s.base[i]; b != 0 {
+			for j := n; j < len(dst); j++ {
+				dst[j].id += b
+			}
+		}
+	}
+	return dst
+}
+
+// fragSet is the fragment indexes of every group of a state.
+type fragSet struct {
+	fx   []*fragIndex
+	base []int32
+}
+
+// find appends to dst the runs of text that are runs of a pattern of some
+// group and at least fragLen long, merged where they overlap or touch, in
+// order: what one index over every group's patterns would find.
+func (s *fragSet) find(text []byte, dst []redactSpan) []redactSpan {
+	if len(s.fx) == 1 {
+		return s.fx[0].find(text, dst)
+	}
+	var all, found []redactSpan
+	for i, fx := range s.fx {
+		// Each group's own list: find merges a run into the last one in
+		// dst, which must be its own.
+		found = fx.find(text, found[:0])
+		for _, r := range found {
+			r.id += s.base[i]
+			all = append(all, r)
+		}
+	}
+	sortSpans(all)
+	for _, r := range all {
+		if k := len(dst) - 1; k >= 0 && r.start <= dst[k].end {
+			dst[k].end = max(dst[k].end, r.end)
+			dst[k].size = int32(dst[k].end - dst[k].start)
+			continue
+		}
+		dst = append(dst, r)
+	}
+	return dst
+}
+
+// endsWithPrefix is fragIndex.endsWithPrefix over every group: the longest.
+func (s *fragSet) endsWithPrefix(text []byte) int {
+	k := 0
+	for _, fx := range s.fx {
+		k = max(k, fx.endsWithPrefix(text))
+	}
+	return k
+}

@@ -1,0 +1,178 @@
+package credentials
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// anyMarker matches a redaction marker, whatever its name.
+var anyMarker = regexp.MustCompile(`\[REDACTED:[A-Z_]+\]`)
+
+// groupSizes returns how many secrets each group of r holds, in order.
+func groupSizes(r *Redactor) []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n []int
+	for _, g := range r.groups {
+		n = append(n, len(g.secrets))
+	}
+	return n
+}
+
+// TestRedactorGroupsReuse checks that Add and Forget rebuild only the
+// groups they touch: a token arriving next to a big key leaves the key's
+// group (and its fragment index, once built) as it was.
+func TestRedactorGroupsReuse(t *testing.T) {
+	t.Parallel()
+	big := NewSecret("CLIENT_KEY", strings.Repeat("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ", 40))
+	api := NewSecret("API_KEY", "sk-test-0123456789abcdefghij")
+	tok := func(i int) Secret { return NewSecret("ACCESS_TOKEN", fmt.Sprintf("ya29.%035d", i)) }
+	for _, tc := range []struct {
+		name   string
+		start  []Secret
+		steps  func(r *Redactor)
+		groups []int // secrets per group afterwards
+		kept   bool  // the first group is the one built at the start
+	}{
+		{"token next to a big key", []Secret{api, big}, func(r *Redactor) { r.Add(tok(1)) }, []int{2, 1}, true},
+		{"token rotated", []Secret{api, big}, func(r *Redactor) {
+			r.Add(tok(1))
+			r.Add(tok(2))
+			r.Forget(tok(1))
+		}, []int{2, 1}, true},
+		{"tokens pile up in one group", []Secret{api, big}, func(r *Redactor) {
+			for i := range 5 {
+				r.Add(tok(i))
+			}
+		}, []int{2, 5}, true},
+		{"last token forgotten", []Secret{api, big}, func(r *Redactor) {
+			r.Add(tok(1))
+			r.Forget(tok(1))
+		}, []int{2}, true},
+		{"small keys merge", []Secret{api}, func(r *Redactor) { r.Add(tok(1)) }, []int{2}, false},
+		{"a big key after small ones merges them", []Secret{api}, func(r *Redactor) { r.Add(big) }, []int{2}, false},
+		{"forgetting in the big group rebuilds it", []Secret{api, big}, func(r *Redactor) {
+			r.Add(tok(1))
+			r.Forget(api)
+		}, []int{1, 1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRedactor(tc.start...)
+			first := r.current().groups[0]
+			fx := first.fragments()
+			tc.steps(r)
+			if got := groupSizes(r); !slices.Equal(got, tc.groups) {
+				t.Errorf("secrets per group = %v, want %v", got, tc.groups)
+			}
+			st := r.current()
+			if kept := st.groups[0] == first; kept != tc.kept {
+				t.Errorf("first group kept = %v, want %v", kept, tc.kept)
+			}
+			if tc.kept && st.fragments().fx[0] != fx {
+				t.Error("the kept group's fragment index was built again")
+			}
+		})
+	}
+}
+
+// TestRedactorGroupsSameAsOne checks that a Redactor taught its secrets
+// over several Adds and Forgets, and so holding several groups, redacts
+// exactly as one built with the same secrets at once: same output from
+// Redact, RedactString, RedactFragments and Cut, same Lookahead, and the
+// same names on markers where secrets overlap.
+func TestRedactorGroupsSameAsOne(t *testing.T) {
+	t.Parallel()
+	big := NewSecret("CLIENT_KEY", strings.Repeat("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ", 40))
+	line := NewSecret("CLIENT_KEY", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQMIIEvQIBADANBgk")
+	api := NewSecret("API_KEY", "sk-test-0123456789abcdefghij")
+	tok1 := NewSecret("ACCESS_TOKEN", "ya29.a0AfH6SMBx1234567890abcdefghijklmnop")
+	tok2 := NewSecret("ACCESS_TOKEN", "ya29.a0AfH6SMBxqrstuvwxyzABCDEFGHIJ0987654")
+	// Same value as part of big under another name: the first added names it.
+	dup := NewSecret("OTHER", "EFAASCBKcwggSjAgEAAoIBAQMIIEvQIBADANBgkqhkiG9w0BAQ")
+	texts := func(ss []Secret) []string {
+		var out []string
+		for _, s := range ss {
+			v := s.Reveal()
+			out = append(out,
+				"x "+v+" y",
+				`{"a":"`+v[:len(v)/2]+`","b":"`+v[len(v)/2:]+`"}`,
+				"cut "+v[3:15]+" and "+v[len(v)-9:],
+				"%"+strings.Join(strings.Split(v[:12], ""), "%"),
+			)
+			for _, vr := range variantsOf(v) {
+				out = append(out, "<"+vr.text+">")
+			}
+		}
+		out = append(out, api.Reveal()+tok1.Reveal()+tok2.Reveal(), "nothing here at all")
+		return out
+	}
+	all := []Secret{api, big, line, tok1, tok2, dup}
+	for _, tc := range []struct {
+		name  string
+		steps func(r *Redactor)
+		want  []Secret // what a Redactor built at once holds, in order
+	}{
+		{"token next to a key", func(r *Redactor) {
+			r.Add(api, big)
+			r.Add(tok1)
+		}, []Secret{api, big, tok1}},
+		{"token rotated", func(r *Redactor) {
+			r.Add(api, big)
+			r.Add(tok1)
+			r.Add(tok2)
+			r.Forget(tok1)
+		}, []Secret{api, big, tok2}},
+		{"one at a time", func(r *Redactor) {
+			for _, s := range []Secret{api, line, big, dup, tok1} {
+				r.Add(s)
+			}
+		}, []Secret{api, line, big, dup, tok1}},
+		{"duplicate name after a token", func(r *Redactor) {
+			r.Add(big)
+			r.Add(tok1)
+			r.Add(dup, line)
+		}, []Secret{big, tok1, dup, line}},
+		{"forget in the middle", func(r *Redactor) {
+			r.Add(api, big)
+			r.Add(tok1)
+			r.Add(line)
+			r.Forget(big)
+		}, []Secret{api, tok1, line}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Redactor{}
+			tc.steps(r)
+			one := NewRedactor(tc.want...)
+			if got, want := r.Lookahead(), one.Lookahead(); got != want {
+				t.Errorf("Lookahead = %d, want %d", got, want)
+			}
+			sent := [][]byte{[]byte(api.Reveal()[3:15])}
+			for _, text := range texts(all) {
+				p := []byte(text)
+				if got, want := r.Redact(p), one.Redact(p); !bytes.Equal(got, want) {
+					t.Errorf("Redact(%.40q…) = %.80q, want %.80q", text, got, want)
+				}
+				if got, want := r.RedactString(text), one.RedactString(text); got != want {
+					t.Errorf("RedactString(%.40q…) = %.80q, want %.80q", text, got, want)
+				}
+				// A fragment run is named after the first window found in
+				// it, which of several secrets holding it is not fixed;
+				// what it covers is.
+				got := anyMarker.ReplaceAll(r.RedactFragments(p, sent), []byte(markerPrefix+"]"))
+				want := anyMarker.ReplaceAll(one.RedactFragments(p, sent), []byte(markerPrefix+"]"))
+				if !bytes.Equal(got, want) {
+					t.Errorf("RedactFragments(%.40q…) = %.80q, want %.80q", text, got, want)
+				}
+				for n := 0; n < len(p); n += 7 {
+					if got, want := r.Cut(p, n, sent), one.Cut(p, n, sent); got != want {
+						t.Errorf("Cut(%.40q…, %d) = %d, want %d", text, n, got, want)
+					}
+				}
+			}
+		})
+	}
+}
