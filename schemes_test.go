@@ -31,8 +31,8 @@ import (
 // The cross-scheme proof (issue 11). Every way keyveil attaches a
 // credential is driven through the same subprocess test: keyveil over real
 // pipes, serving two services on two loopback origins, the scheme's and an
-// "other" one that records everything it receives. For each row the test
-// shows that
+// "other" one, with a bearer key of its own, that records everything it
+// receives. For each row the test shows that
 //
 //	(a) the scheme's downstream received a credential its own verifier
 //	    accepts, on every request and every followed redirect hop;
@@ -40,7 +40,8 @@ import (
 //	    stderr or in the audit file, although the downstream echoes every
 //	    one back in all of them;
 //	(c) the other origin never receives any part: no carrier header or
-//	    parameter, and no secret's value anywhere in the request;
+//	    parameter, and no secret's value anywhere in the request; it gets
+//	    exactly its own key, and the scheme's origin never gets that;
 //	(d) a same-origin redirect hop arrives with the credential attached
 //	    anew, and a hop across origins, outside the base path or outside the
 //	    allow rules is not followed.
@@ -373,11 +374,15 @@ func (rc *seenRequests) paths() []string {
 // makes the calls, and checks what arrived where and what was written.
 func runSchemeRow(t *testing.T, fx schemeFixture) {
 	// The other origin answers everything and records it.
+	// It has a bearer key of its own, so that a mix-up between the two
+	// services' credentials shows on either side, and it echoes its own
+	// Authorization back.
 	var other seenRequests
+	otherKey := proofSecret("other")
 	otherHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		other.add(r, nil)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"other":true}`)
+		_ = json.NewEncoder(w).Encode(map[string]any{"other": true, "auth": r.Header.Get("Authorization")})
 	})
 	var otherURL, otherExtra string
 	if fx.other != nil {
@@ -450,14 +455,14 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
     allow: ["GET /public/**"]
 %s  other:
     base_url: %s
-    auth: {type: none}
+    auth: {type: bearer, env: PROOF_OTHER_KEY}
 %s`, base, fx.auth, indentYAML(fx.extra), otherURL, indentYAML(otherExtra))
 	cfgPath := filepath.Join(dir, "services.yaml")
 	if err := os.WriteFile(cfgPath, []byte(services), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	audit := filepath.Join(dir, "audit.jsonl")
-	s := startRaw(t, fx.env, "serve", "--config", cfgPath, "--audit-log", audit, "--log-level", "debug")
+	s := startRaw(t, append([]string{"PROOF_OTHER_KEY=" + otherKey}, fx.env...), "serve", "--config", cfgPath, "--audit-log", audit, "--log-level", "debug")
 	s.initialize()
 
 	// A probe call sets every carrier itself, with a value of the model's:
@@ -522,6 +527,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 	// carried a credential its verifier accepts, the same-origin hop
 	// included, and no hop the rules forbid was followed.
 	for _, p := range mine.all() {
+		assertNoSecret(t, "a request the scheme's downstream received", []byte(p.text()), []string{otherKey}, nil)
 		if p.checkErr != nil {
 			t.Errorf("the scheme's downstream rejected GET %s: %v", p.path, p.checkErr)
 		}
@@ -541,8 +547,11 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 		if p.clientCerts != 0 {
 			t.Errorf("the other origin was presented a client certificate on GET %s", p.path)
 		}
-		for _, h := range append([]string{"Authorization", "Proxy-Authorization", "Cookie"}, fx.headers...) {
-			if _, ok := p.header[http.CanonicalHeaderKey(h)]; ok {
+		if vs := p.header.Values("Authorization"); len(vs) != 1 || vs[0] != "Bearer "+otherKey {
+			t.Errorf("the other origin received %d Authorization headers on GET %s, want exactly its own key", len(vs), p.path)
+		}
+		for _, h := range append([]string{"Proxy-Authorization", "Cookie"}, fx.headers...) {
+			if _, ok := p.header[http.CanonicalHeaderKey(h)]; ok && !strings.EqualFold(h, "Authorization") {
 				t.Errorf("the other origin received header %s on GET %s", h, p.path)
 			}
 		}
@@ -566,6 +575,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 	if n := bytes.Count(auditBytes, []byte("\n")); n < len(calls) {
 		t.Errorf("audit log has %d lines, want one per call (%d)", n, len(calls))
 	}
+	secrets = append(secrets, otherKey)
 	assertNoSecret(t, "stdout", stdout, secrets, fx.wire)
 	assertNoSecret(t, "stderr", stderr, secrets, fx.wire)
 	assertNoSecret(t, "the audit log", auditBytes, secrets, fx.wire)
