@@ -2,18 +2,20 @@ package credentials
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/joho/godotenv"
 
+	"github.com/keyveil/keyveil/internal/boundedfile"
 	"github.com/keyveil/keyveil/keychain"
 )
 
 // maxEnvFileBytes bounds a dotenv file. A real one is a few hundred bytes;
-// the bound stops a mistaken --env-file /dev/zero from eating memory.
+// the bound stops a mistaken --env-file pointed at a log from eating
+// memory (a device or FIFO is refused before it is read).
 const maxEnvFileBytes = 1 << 20
 
 // maxEnvFileSearch bounds the work spent finding which line of a malformed
@@ -61,18 +63,17 @@ func ReadEnv(dotenvPath string) (*Env, error) {
 	if dotenvPath == "" {
 		return &Env{}, nil
 	}
-	f, err := os.Open(dotenvPath)
-	if err != nil {
-		// *os.PathError names the path and the reason, never contents.
-		return nil, fmt.Errorf("reading env file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxEnvFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading env file: %w", err)
-	}
-	if len(data) > maxEnvFileBytes {
+	data, _, err := boundedfile.Read(dotenvPath, maxEnvFileBytes)
+	var nr *boundedfile.NotRegularError
+	switch {
+	case errors.As(err, &nr):
+		// A FIFO here would have hung start-up; a device read for ever.
+		return nil, fmt.Errorf("reading env file %s: it is %s, not a regular file; --env-file and KEYVEIL_ENV_FILE name a dotenv file of KEY=VALUE lines", dotenvPath, boundedfile.Kind(nr.Mode))
+	case errors.Is(err, boundedfile.ErrTooLarge):
 		return nil, fmt.Errorf("reading env file %s: larger than %d bytes; is this the right file?", dotenvPath, maxEnvFileBytes)
+	case err != nil:
+		// *fs.PathError names the path and the reason, never contents.
+		return nil, fmt.Errorf("reading env file: %w", err)
 	}
 	vars, err := godotenv.UnmarshalBytes(data)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -108,10 +109,47 @@ func TestEnvLookupAndSource(t *testing.T) {
 	}
 }
 
-func TestReadEnvRefusesHugeFile(t *testing.T) {
+// TestReadEnvRefusesWhatIsNotADotenvFile: --env-file and KEYVEIL_ENV_FILE
+// are read only when they name a regular file of at most maxEnvFileBytes.
+// A FIFO used to hang start-up in open, /dev/zero to read a mebibyte and
+// a directory to fail with a bare "is a directory".
+func TestReadEnvRefusesWhatIsNotADotenvFile(t *testing.T) {
 	t.Parallel()
-	p := writeFile(t, ".env", "A="+strings.Repeat("x", maxEnvFileBytes)+"\n")
-	if _, err := ReadEnv(p); err == nil || !strings.Contains(err.Error(), "larger than") {
-		t.Errorf("ReadEnv(huge file) = %v, want a size error", err)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.env")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := writeFile(t, "huge.env", "A=sk-test-LEAKCHECK-"+strings.Repeat("x", maxEnvFileBytes)+"\n")
+	fine := writeFile(t, "fine.env", "KVTEST_FINE=from-dotenv\n")
+	for _, tc := range []struct {
+		name, path string
+		want       string // a phrase of the error; "" for none
+	}{
+		{"regular file", fine, ""},
+		{"too large", huge, "reading env file " + huge + ": larger than 1048576 bytes; is this the right file?"},
+		{"FIFO", fifo, "reading env file " + fifo + ": it is a FIFO, not a regular file"},
+		{"directory", dir, "reading env file " + dir + ": it is a directory, not a regular file"},
+		{"dev zero", "/dev/zero", "reading env file /dev/zero: it is a device, not a regular file"},
+		{"missing", filepath.Join(dir, "absent.env"), "reading env file: stat " + filepath.Join(dir, "absent.env") + ": no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, err := ReadEnv(tc.path)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("ReadEnv(%s) error = %v", tc.path, err)
+				}
+				if v, ok := env.Lookup("KVTEST_FINE"); !ok || v != "from-dotenv" {
+					t.Errorf("ReadEnv(%s).Lookup(KVTEST_FINE) = %q, %v; want from-dotenv", tc.path, v, ok)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ReadEnv(%s) = %v, want an error saying %q", tc.path, err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "LEAKCHECK") {
+				t.Errorf("ReadEnv(%s) error %q quotes the file", tc.path, err)
+			}
+		})
 	}
 }
