@@ -3,7 +3,6 @@ package credentials
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/keyveil/keyveil/config"
 	"github.com/keyveil/keyveil/credentials/scheme"
+	"github.com/keyveil/keyveil/internal/boundedfile"
 	"github.com/keyveil/keyveil/keychain"
 )
 
@@ -462,19 +462,24 @@ func (k *loadedKey) checkOrigin(name, service, field, dest string) error {
 }
 
 // readKeyFile reads a NAME_FILE file. Its errors complete the sentence
-// "NAME_FILE names PATH, ..." and never quote the contents.
+// "NAME_FILE names PATH, ..." and never quote the contents. What is not a
+// regular file (a FIFO would hang start-up, a device read for ever) is
+// refused without being read.
 func readKeyFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("which cannot be opened: %w", unwrapPath(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("which cannot be read: %w", unwrapPath(err))
-	}
-	if len(data) > maxKeyFileBytes {
+	data, _, err := boundedfile.Read(path, maxKeyFileBytes)
+	var nr *boundedfile.NotRegularError
+	switch {
+	case errors.As(err, &nr):
+		return "", fmt.Errorf("which cannot be read: it is %s, not a regular file", boundedfile.Kind(nr.Mode))
+	case errors.Is(err, boundedfile.ErrTooLarge):
 		return "", fmt.Errorf("which is larger than %d KiB; the file should hold just the key", maxKeyFileBytes>>10)
+	case err != nil:
+		// notAPath looks through %w for ErrNotExist and the like.
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Op == "read" {
+			return "", fmt.Errorf("which cannot be read: %w", pe.Err)
+		}
+		return "", fmt.Errorf("which cannot be opened: %w", unwrapPath(err))
 	}
 	return string(data), nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -65,7 +66,15 @@ func TestLoadRefusesBadEnvironment(t *testing.T) {
 		{"NAME_FILE below a file", "", func(t *testing.T, _ string) {
 			t.Setenv(name+"_FILE", writeFile(t, "f", "x")+"/sk-test-LEAKCHECK-0123456789")
 		}, "names a file that does not exist"},
-		{"NAME_FILE is a directory", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", t.TempDir()) }, "cannot be read"},
+		{"NAME_FILE is a directory", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", t.TempDir()) }, "which cannot be read: it is a directory, not a regular file"},
+		{"NAME_FILE is a FIFO", "", func(t *testing.T, _ string) {
+			p := filepath.Join(t.TempDir(), "key")
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(name+"_FILE", p)
+		}, "which cannot be read: it is a FIFO, not a regular file"},
+		{"NAME_FILE is /dev/zero", "", setVarTo(name+"_FILE", "/dev/zero"), "names /dev/zero, which cannot be read: it is a device, not a regular file"},
 		{"NAME_FILE too large", "", func(t *testing.T, _ string) { t.Setenv(name+"_FILE", bigFile) }, "larger than 64 KiB"},
 		{"NAME_FILE empty", "", setVar(name + "_FILE"), "_FILE is empty"},
 		{"NAME_FILE two trailing newlines", "sk-test-LEAKCHECK-0123456789\n\n", func(t *testing.T, v string) {
@@ -104,6 +113,11 @@ func TestLoadRefusesBadEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setVarTo sets name to value, whatever the row's value.
+func setVarTo(name, value string) func(*testing.T, string) {
+	return func(t *testing.T, _ string) { t.Setenv(name, value) }
 }
 
 func setVar(name string) func(*testing.T, string) {
