@@ -5,12 +5,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"runtime"
 	"strings"
+
+	"github.com/keyveil/keyveil/internal/boundedfile"
 )
 
 // maxFileBytes bounds what is read of one file. Claude Code's
@@ -85,14 +86,12 @@ func Scan(files []File, keys []Key) []Finding {
 
 // scanFile scans one file; ok is false when there is nothing to report.
 func scanFile(f File, keys []Key) (Finding, bool) {
-	fi, err := os.Stat(f.Path)
-	if err != nil || !fi.Mode().IsRegular() {
-		return Finding{}, false
-	}
-	if fi.Size() > maxFileBytes {
+	// A FIFO planted where a config belongs would block start-up, and a
+	// device would read for ever: boundedfile refuses both unread.
+	data, fi, err := boundedfile.Read(f.Path, maxFileBytes)
+	if errors.Is(err, boundedfile.ErrTooLarge) {
 		return Finding{File: f, TooLarge: true}, true
 	}
-	data, fi, err := readRegular(f.Path)
 	if err != nil {
 		return Finding{}, false
 	}
@@ -138,26 +137,6 @@ func scanFile(f File, keys []Key) (Finding, bool) {
 		fd.Mode = perm
 	}
 	return fd, true
-}
-
-// readRegular reads at most maxFileBytes of path, refusing anything that
-// is not a regular file once open: a FIFO planted where a config belongs
-// would otherwise block start-up. O_NONBLOCK makes that open return.
-func readRegular(path string) ([]byte, fs.FileInfo, error) {
-	fh, err := os.OpenFile(path, os.O_RDONLY|nonblock, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, fs.ErrInvalid
-	}
-	data, err := io.ReadAll(io.LimitReader(fh, maxFileBytes))
-	return data, fi, err
 }
 
 // isSeparator splits a string value into the words a key may be one of:

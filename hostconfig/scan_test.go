@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,16 +135,18 @@ func TestScan(t *testing.T) {
 	}
 }
 
-// TestScanSkipsWhatIsNotAConfig checks that a FIFO planted where a config
-// belongs (which would block an open for reading) and a file over the size
-// bound are not read, and that the large one is reported as not checked.
+// TestScanSkipsWhatIsNotAConfig checks that what is not a regular file
+// (a FIFO planted where a config belongs would block an open for reading;
+// /dev/zero would read for ever) is not read, that a file over the size
+// bound is reported as not checked, and that a config beside them is.
 func TestScanSkipsWhatIsNotAConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	keys := []Key{{"MCP_API_KEY", sha256.Sum256([]byte("sk-test-LEAKCHECK-0123456789")), 28}}
+	const key = "sk-test-LEAKCHECK-0123456789"
+	keys := []Key{{"MCP_API_KEY", sha256.Sum256([]byte(key)), len(key)}}
 	fifo := filepath.Join(dir, "fifo.json")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
+		t.Fatal(err)
 	}
 	big := filepath.Join(dir, "big.json")
 	if err := os.WriteFile(big, nil, 0o600); err != nil {
@@ -152,8 +155,36 @@ func TestScanSkipsWhatIsNotAConfig(t *testing.T) {
 	if err := os.Truncate(big, maxFileBytes+1); err != nil {
 		t.Fatal(err)
 	}
-	got := Scan([]File{{Host: "FIFO", Path: fifo}, {Host: "Big", Path: big}}, keys)
-	if len(got) != 1 || got[0].File.Host != "Big" || !got[0].TooLarge || !strings.Contains(got[0].Message(), "not checked") {
-		t.Errorf("Scan(FIFO, 8 MiB + 1) = %+v, want only Big, too large", got)
+	fine := filepath.Join(dir, "fine.json")
+	if err := os.WriteFile(fine, []byte(`{"env":{"MCP_API_KEY":"`+key+`"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		want       string // "" for nothing reported, "too large", or "key"
+	}{
+		{"FIFO", fifo, ""},
+		{"directory", dir, ""},
+		{"dev zero", "/dev/zero", ""},
+		{"too large", big, "too large"},
+		{"a config holding the key", fine, "key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Scan([]File{{Host: "H", Path: tc.path}}, keys)
+			switch tc.want {
+			case "":
+				if len(got) != 0 {
+					t.Errorf("Scan(%s) = %+v, want nothing", tc.path, got)
+				}
+			case "too large":
+				if len(got) != 1 || !got[0].TooLarge || !strings.Contains(got[0].Message(), "not checked") {
+					t.Errorf("Scan(%s) = %+v, want it reported too large and not checked", tc.path, got)
+				}
+			case "key":
+				if len(got) != 1 || got[0].TooLarge || !slices.Equal(got[0].Keys, []string{"MCP_API_KEY"}) {
+					t.Errorf("Scan(%s) = %+v, want MCP_API_KEY found", tc.path, got)
+				}
+			}
+		})
 	}
 }

@@ -1,8 +1,0 @@
-//go:build unix
-
-package hostconfig
-
-import "syscall"
-
-// nonblock opens a FIFO without waiting for a writer.
-const nonblock = syscall.O_NONBLOCK
