@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -352,13 +353,23 @@ func httptestRequest(t *testing.T, method, url string, body io.Reader) *http.Req
 	return r
 }
 
-// countingBody counts Close calls.
+// countingBody counts Close calls and says when the first one came.
 type countingBody struct {
 	io.Reader
 	closes atomic.Int32
+	once   sync.Once
+	closed chan struct{}
 }
 
-func (b *countingBody) Close() error { b.closes.Add(1); return nil }
+func newCountingBody(s string) *countingBody {
+	return &countingBody{Reader: strings.NewReader(s), closed: make(chan struct{})}
+}
+
+func (b *countingBody) Close() error {
+	b.closes.Add(1)
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
 
 // TestAWSSigV4BodyClosedOnce: the body Attach swaps in closes the
 // caller's body, exactly once, whether or not there was a GetBody.
@@ -370,7 +381,7 @@ func TestAWSSigV4BodyClosedOnce(t *testing.T) {
 			_, srv := verifier(t, "execute-api", "")
 			p := prepareSigV4(t, Settings{Region: "us-east-1", Service: "execute-api"}, "", nil)
 			c := clientFor(t, attaching{part: p})
-			body := &countingBody{Reader: strings.NewReader(`{"x":1}`)}
+			body := newCountingBody(`{"x":1}`)
 			req := httptestRequest(t, "POST", srv.URL+"/prod", body)
 			req.ContentLength = 7
 			if getBody {
@@ -383,6 +394,12 @@ func TestAWSSigV4BodyClosedOnce(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				t.Errorf("status %d, want 200", resp.StatusCode)
+			}
+			// net/http may close a request body after RoundTrip has
+			// returned (its write loop owns it): wait for the close.
+			select {
+			case <-body.closed:
+			case <-time.After(10 * time.Second):
 			}
 			if n := body.closes.Load(); n != 1 {
 				t.Errorf("caller's body closed %d times, want 1", n)
