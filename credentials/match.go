@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 )
 
@@ -41,11 +42,17 @@ type matcher struct {
 
 	pats []matchPattern
 	data []byte // the folded patterns, back to back
+
+	contained []bool // by pattern: matchPatternSpec.contained
 }
 
 type matchPatternSpec struct {
 	text string // folded to lower case
 	id   int32  // secret index
+
+	// contained says that every fragLen-byte window of text is a window of
+	// another pattern, which the fragment index holds in its place.
+	contained bool
 }
 
 type matchPattern struct {
@@ -83,7 +90,15 @@ func newMatcher(specs []matchPatternSpec) *matcher {
 		return m
 	}
 	m.minLen = len(specs[0].text)
+	total := 0
 	for _, s := range specs {
+		total += len(s.text)
+	}
+	m.pats = make([]matchPattern, 0, len(specs))
+	m.data = make([]byte, 0, total)
+	m.contained = make([]bool, 0, len(specs))
+	for _, s := range specs {
+		m.contained = append(m.contained, s.contained)
 		m.minLen = min(m.minLen, len(s.text))
 		m.maxLen = max(m.maxLen, len(s.text))
 		m.pats = append(m.pats, matchPattern{off: uint32(len(m.data)), n: uint32(len(s.text)), id: s.id})
@@ -101,21 +116,24 @@ func newMatcher(specs []matchPatternSpec) *matcher {
 	// encodings; a q-gram many patterns contain would send every hit to many
 	// verifications. So each pattern indexes the run of step offsets whose
 	// q-grams are rarest among all patterns.
-	freq := make(map[uint64]int32)
+	freq := newGramSketch(m.pats, m.q)
 	for _, p := range m.pats {
 		text := m.data[p.off : p.off+p.n]
 		for off := 0; off+m.q <= len(text); off++ {
-			freq[m.key(loadWord(text, off))]++
+			freq.add(m.key(loadWord(text, off)))
 		}
 	}
-	grams := make(map[uint64][]gramRef)
-	var keys []uint64 // in first-seen order, so that builds are reproducible
+	type gramEntry struct {
+		key uint64
+		ref gramRef
+	}
+	entries := make([]gramEntry, 0, len(m.pats)*m.step)
 	var cost []int32
 	for _, p := range m.pats {
 		text := m.data[p.off : p.off+p.n]
 		cost = cost[:0]
 		for off := 0; off+m.q <= len(text); off++ {
-			cost = append(cost, freq[m.key(loadWord(text, off))])
+			cost = append(cost, freq.count(m.key(loadWord(text, off))))
 		}
 		var sum int32
 		for _, c := range cost[:m.step] {
@@ -128,16 +146,13 @@ func newMatcher(specs []matchPatternSpec) *matcher {
 				best, bestSum = o, sum
 			}
 		}
+		var last uint64
+		if len(text) >= 8 {
+			last = binary.LittleEndian.Uint64(text[len(text)-8:])
+		}
 		for off := best; off < best+m.step; off++ {
 			k := m.key(loadWord(text, off))
-			if _, ok := grams[k]; !ok {
-				keys = append(keys, k)
-			}
-			var last uint64
-			if len(text) >= 8 {
-				last = binary.LittleEndian.Uint64(text[len(text)-8:])
-			}
-			grams[k] = append(grams[k], gramRef{data: p.off, n: p.n, off: uint32(off), id: p.id, last: last})
+			entries = append(entries, gramEntry{k, gramRef{data: p.off, n: p.n, off: uint32(off), id: p.id, last: last}})
 		}
 	}
 
@@ -146,23 +161,76 @@ func newMatcher(specs []matchPatternSpec) *matcher {
 	bbits := max(12, min(26, bits.Len(uint(32*len(m.pats)*m.step))))
 	m.bitmap = make([]uint64, 1<<bbits/64)
 	m.bshift = uint(64 - bbits)
-	tbits := max(4, bits.Len(uint(2*len(keys))))
+	tbits := max(4, bits.Len(uint(2*len(entries))))
 	size := 1 << tbits
 	m.slots = make([]gramSlot, size)
 	m.tshift = uint(64 - tbits)
 	m.tmask = uint64(size - 1)
-	for _, k := range keys {
-		h := (k * hashMul) >> m.bshift
-		m.bitmap[h>>6] |= 1 << (h & 63)
+	slot := func(k uint64) *gramSlot {
 		i := (k * tableMul) >> m.tshift
-		for m.slots[i].end != 0 {
+		for m.slots[i].end != 0 && m.slots[i].key != k {
 			i = (i + 1) & m.tmask
 		}
-		start := uint32(len(m.refs))
-		m.refs = append(m.refs, grams[k]...)
-		m.slots[i] = gramSlot{key: k, start: start, end: uint32(len(m.refs))}
+		return &m.slots[i]
+	}
+	// Count each q-gram's refs in end, give each its range of refs, then
+	// fill the ranges in pattern order, so that builds are reproducible.
+	for _, e := range entries {
+		sl := slot(e.key)
+		if sl.end == 0 {
+			h := (e.key * hashMul) >> m.bshift
+			m.bitmap[h>>6] |= 1 << (h & 63)
+			sl.key = e.key
+		}
+		sl.end++
+	}
+	next := uint32(0)
+	for i := range m.slots {
+		if sl := &m.slots[i]; sl.end != 0 {
+			sl.start, sl.end, next = next, next, next+sl.end
+		}
+	}
+	m.refs = make([]gramRef, len(entries))
+	for _, e := range entries {
+		sl := slot(e.key)
+		m.refs[sl.end] = e.ref
+		sl.end++
 	}
 	return m
+}
+
+// gramSketch estimates how many times each q-gram occurs among the
+// patterns: a count-min sketch of saturating byte counters under two hashes,
+// two to four counters per q-gram. It may count too high, never too low,
+// which is all that choosing a rare run needs; an exact table of every
+// q-gram of a client key's forms (a quarter of a million) cost more to build
+// than the rest of the matcher.
+type gramSketch struct {
+	c     []uint8
+	shift uint
+}
+
+func newGramSketch(pats []matchPattern, q int) *gramSketch {
+	n := 0
+	for _, p := range pats {
+		n += max(0, int(p.n)-q+1)
+	}
+	b := max(12, min(22, bits.Len(uint(2*n))))
+	return &gramSketch{c: make([]uint8, 1<<b), shift: uint(64 - b)}
+}
+
+func (s *gramSketch) add(k uint64) {
+	i, j := (k*hashMul)>>s.shift, (k*tableMul)>>s.shift
+	if s.c[i] < 255 {
+		s.c[i]++
+	}
+	if s.c[j] < 255 {
+		s.c[j]++
+	}
+}
+
+func (s *gramSketch) count(k uint64) int32 {
+	return int32(min(s.c[(k*hashMul)>>s.shift], s.c[(k*tableMul)>>s.shift]))
 }
 
 // key is the filter's view of a loaded word: the first q bytes, lossily
@@ -343,14 +411,19 @@ type fragSlot struct {
 	pos, pat uint32
 }
 
-// fragments builds the fragment index of m's patterns.
+// fragments builds the fragment index of m's patterns. A contained pattern
+// adds no window of its own and is left out: the lines of a client key's
+// PEM, and their encodings byte by byte, are pieces of its joined body's.
 func (m *matcher) fragments() *fragIndex {
 	fx := &fragIndex{data: m.data, pats: m.pats, prefixes: make(map[uint64]bool)}
-	grams := 0
-	for _, p := range m.pats {
-		grams += max(0, int(p.n)-fragProbe+1)
+	grams, windows := 0, 0
+	for pi, p := range m.pats {
 		for k := minPrefix; k < fragLen && k <= int(p.n); k++ {
 			fx.prefixes[loadWord(m.data[p.off:p.off+uint32(k)], 0)] = true
+		}
+		if !m.contained[pi] {
+			grams += max(0, int(p.n)-fragProbe+1)
+			windows += max(0, int(p.n)-fragLen+1)
 		}
 	}
 	// Eight bits per gram: the scan probes every fragStride bytes, so
@@ -359,16 +432,44 @@ func (m *matcher) fragments() *fragIndex {
 	bbits := max(12, min(24, bits.Len(uint(8*grams))))
 	fx.bitmap = make([]uint64, 1<<bbits/64)
 	fx.bshift = uint(64 - bbits)
-	tbits := max(4, bits.Len(uint(2*grams)))
-	fx.slots = make([]fragSlot, 1<<tbits)
-	fx.tshift = uint(64 - tbits)
-	fx.tmask = uint64(1<<tbits - 1)
+	// The forms of one key share most of their windows (a PEM and its
+	// joined body differ only where the lines break), so the table is
+	// sized for the distinct windows, estimated first; too low an estimate
+	// is caught while filling, and the table made for every window.
+	distinct := windows
+	if windows > 4096 {
+		distinct = m.distinctWindows(windows)
+	}
+	for !fx.fill(m, distinct) {
+		distinct = windows
+	}
 	for pi, p := range m.pats {
+		if m.contained[pi] {
+			continue
+		}
 		text := m.data[p.off : p.off+p.n]
 		for off := 0; off+fragProbe <= len(text); off++ {
 			h := (((loadWord(text, off) | foldBits) & fragMask) * hashMul) >> fx.bshift
 			fx.bitmap[h>>6] |= 1 << (h & 63)
 		}
+	}
+	return fx
+}
+
+// fill makes the window table for about distinct windows, at most half
+// full, and fills it with the windows of m's patterns. It reports false,
+// leaving a table that must be made again, when there are more than that.
+func (fx *fragIndex) fill(m *matcher, distinct int) bool {
+	tbits := max(4, bits.Len(uint(2*distinct)))
+	fx.slots = make([]fragSlot, 1<<tbits)
+	fx.tshift = uint(64 - tbits)
+	fx.tmask = uint64(1<<tbits - 1)
+	limit, used := len(fx.slots)*3/4, 0
+	for pi, p := range m.pats {
+		if m.contained[pi] {
+			continue
+		}
+		text := m.data[p.off : p.off+p.n]
 		for off := 0; off+fragLen <= len(text); off++ {
 			k := binary.LittleEndian.Uint64(text[off:])
 			i := (k * tableMul) >> fx.tshift
@@ -376,11 +477,40 @@ func (m *matcher) fragments() *fragIndex {
 				i = (i + 1) & fx.tmask
 			}
 			if fx.slots[i].pat == 0 { // the first pattern to hold a gram names it
+				if used++; used > limit {
+					return false
+				}
 				fx.slots[i] = fragSlot{key: k, pos: p.off + uint32(off), pat: uint32(pi + 1)}
 			}
 		}
 	}
-	return fx
+	return true
+}
+
+// distinctWindows estimates how many distinct fragLen-byte windows the
+// patterns that are not contained hold, of windows in all, by linear
+// counting: the share of a bitmap's bits that no window's hash set. With
+// eight bits per window the estimate is within a few percent.
+func (m *matcher) distinctWindows(windows int) int {
+	b := bits.Len(uint(8 * windows))
+	bm := make([]uint64, max(1, 1<<b/64))
+	shift := uint(64 - b)
+	for pi, p := range m.pats {
+		if m.contained[pi] {
+			continue
+		}
+		text := m.data[p.off : p.off+p.n]
+		for off := 0; off+fragLen <= len(text); off++ {
+			h := (binary.LittleEndian.Uint64(text[off:]) * hashMul) >> shift
+			bm[h>>6] |= 1 << (h & 63)
+		}
+	}
+	zero := 0
+	for _, w := range bm {
+		zero += 64 - bits.OnesCount64(w)
+	}
+	total := float64(len(bm) * 64)
+	return int(-total*math.Log(max(float64(zero), 1)/total)) + 1
 }
 
 // window looks up the fragLen-byte window of text at w.

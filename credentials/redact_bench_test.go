@@ -199,7 +199,8 @@ var benchRSAKey = sync.OnceValue(func() []Secret {
 // as the token cache does on every renewal; and the same followed by
 // RedactFragments of a short body, which is when the fragment index of the
 // new secret set is built. build is the cost of the whole Redactor, for
-// scale.
+// scale, and build-with-fragments the same with its fragment index, which
+// the first upstream body builds.
 func BenchmarkRedactorAdd(b *testing.B) {
 	base := append([]Secret{NewSecret("API_KEY", "sk-test-0123456789abcdefghij")}, benchRSAKey()...)
 	body := []byte(`{"id":123,"name":"abc","note":"the quick brown fox jumps over the lazy dog"}`)
@@ -210,6 +211,12 @@ func BenchmarkRedactorAdd(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			NewRedactor(base...).Redact(nil)
+		}
+	})
+	b.Run("build-with-fragments", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			NewRedactor(base...).RedactFragments(body, nil)
 		}
 	})
 	b.Run("add-token", func(b *testing.B) {

@@ -1,7 +1,9 @@
 package credentials
 
 import (
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Secrets are held in groups, each with its own matcher and fragment index,
@@ -43,13 +45,14 @@ func newRedactGroup(secrets []Secret) *redactGroup {
 	var pats []matchPatternSpec
 	for id, s := range secrets {
 		g.weight += len(s.Reveal())
+		in := containedIn(s.Reveal(), secrets)
 		for _, v := range variantsOf(s.Reveal()) {
 			f := foldString(v.text)
 			if seen[f] {
 				continue
 			}
 			seen[f] = true
-			pats = append(pats, matchPatternSpec{text: f, id: int32(id)})
+			pats = append(pats, matchPatternSpec{text: f, id: int32(id), contained: in && bytewise[v.kind]})
 			for i := 0; i < len(f); i++ {
 				g.relevant[f[i]] = true
 			}
@@ -57,6 +60,33 @@ func newRedactGroup(secrets []Secret) *redactGroup {
 	}
 	g.m = newMatcher(pats)
 	return g
+}
+
+// bytewise holds the kinds of variant (redact_variants.go) that encode a
+// secret byte by byte, each byte on its own: the variant of a piece of a
+// value is then a piece of the value's variant. UTF-16 is among them when
+// the piece and the value are both valid UTF-8 (containedIn checks): a
+// valid piece of valid UTF-8 starts and ends on whole characters.
+var bytewise = map[string]bool{
+	"raw": true, "reversed": true, "hex": true, "percent": true, "json-u": true,
+	"html-dec": true, "html-hex": true, "utf16le": true, "utf16be": true,
+}
+
+// containedIn reports whether v is part of a longer value among secrets,
+// both valid UTF-8 or both not: then every window of v's bytewise variants
+// is a window of that value's, and the fragment index need not hold v's.
+// A client key's PEM lines are parts of its joined body. Only values of
+// fragLen bytes or more are looked for: a shorter one has no window.
+func containedIn(v string, secrets []Secret) bool {
+	if len(v) < fragLen {
+		return false
+	}
+	for _, t := range secrets {
+		if w := t.Reveal(); len(w) > len(v) && utf8.ValidString(w) == utf8.ValidString(v) && strings.Contains(w, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // fragments returns the group's fragment index, building it on first use.

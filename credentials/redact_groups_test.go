@@ -2,7 +2,14 @@ package credentials
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
 	"fmt"
+	"math/bits"
 	"regexp"
 	"slices"
 	"strings"
@@ -174,5 +181,116 @@ func TestRedactorGroupsSameAsOne(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFragmentIndexContained checks that every window of every pattern
+// left out of the fragment index as contained in another is still found:
+// each 8-byte window of it, planted alone between bytes that continue no
+// secret, is covered by a run of the fragment pass, and RedactFragments
+// leaves none of it.
+func TestFragmentIndexContained(t *testing.T) {
+	t.Parallel()
+	ecdsaKey := func() []Secret {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keyForms("EC_KEY", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})))
+	}
+	for _, tc := range []struct {
+		name    string
+		secrets []Secret
+	}{
+		{"rsa-2048 client key", benchRSAKey()},
+		{"ecdsa client key", ecdsaKey()},
+		{"piece of a longer key, non-ASCII", []Secret{
+			NewSecret("LONG", "prefix-é-sk-test-0123456789abcdef-ü-suffix"),
+			NewSecret("PART", "sk-test-0123456789abcdef-ü"),
+		}},
+		{"piece of invalid UTF-8", []Secret{
+			NewSecret("PART", "\xff\xfe-0123456789abcdef"),
+			NewSecret("LONG", "head-\xff\xfe-0123456789abcdef-tail"),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRedactor(tc.secrets...)
+			st := r.current()
+			fs := st.fragments()
+			dropped := 0
+			for _, m := range st.m.ms {
+				for pi, p := range m.pats {
+					if !m.contained[pi] {
+						continue
+					}
+					dropped++
+					v := m.data[p.off : p.off+p.n]
+					for w := 0; w+fragLen <= len(v); w++ {
+						win := string(v[w : w+fragLen])
+						text := []byte("«" + win + "»")
+						covered := false
+						for _, run := range fs.find(text, nil) {
+							covered = covered || run.start <= len("«") && run.end >= len("«")+fragLen
+						}
+						if !covered {
+							t.Fatalf("window %q of a contained pattern is not found by the fragment pass", win)
+						}
+						if out := string(r.RedactFragments(text, nil)); strings.Contains(strings.ToLower(out), win) {
+							t.Fatalf("RedactFragments(%q) = %q, window left", text, out)
+						}
+					}
+				}
+			}
+			if dropped == 0 {
+				t.Fatal("no pattern was left out of the fragment index: the test checks nothing")
+			}
+		})
+	}
+}
+
+// TestFragmentIndexSize checks that the window table is sized for the
+// distinct windows (a key's forms share most of theirs), and that a table
+// made too small for them is noticed and made again.
+func TestFragmentIndexSize(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor(benchRSAKey()...)
+	m := r.current().groups[0].m
+	fx := m.fragments()
+	exact, windows := map[uint64]bool{}, 0
+	for pi, p := range m.pats {
+		if m.contained[pi] {
+			continue
+		}
+		for off := 0; off+fragLen <= int(p.n); off++ {
+			exact[binary.LittleEndian.Uint64(m.data[int(p.off)+off:])] = true
+			windows++
+		}
+	}
+	used := 0
+	for _, sl := range fx.slots {
+		if sl.pat != 0 {
+			used++
+		}
+	}
+	for _, c := range []struct {
+		what string
+		ok   bool
+	}{
+		{"holds each distinct window once", used == len(exact)},
+		{"is at most half full", 2*used <= len(fx.slots)},
+		{"is not sized for every window", len(fx.slots) < 1<<bits.Len(uint(2*windows))},
+	} {
+		if !c.ok {
+			t.Errorf("the table of %d slots for %d windows, %d distinct, %d used: not true that it %s",
+				len(fx.slots), windows, len(exact), used, c.what)
+		}
+	}
+	small := &fragIndex{data: m.data, pats: m.pats}
+	if small.fill(m, len(exact)/4) {
+		t.Errorf("fill for a quarter of %d distinct windows reported success", len(exact))
 	}
 }
