@@ -65,7 +65,7 @@ func TestCommand(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, kr := newTestStore()
+			s, kr := newTestStore(t)
 			for u, v := range tc.preset {
 				kr.items[service+"\x00"+u] = v
 			}

@@ -64,8 +64,9 @@ type item struct {
 	Created time.Time `json:"created"`
 }
 
-// backend is the part of go-keyring keyveil uses; tests replace it. Calls
-// are not concurrent.
+// backend is the part of go-keyring keyveil uses; tests replace it. It
+// must be safe for concurrent use, as the OS keychains are: several
+// processes may call it at once (the index changes under lockIndex).
 type backend interface {
 	Get(service, user string) (string, error)
 	Set(service, user, password string) error
@@ -118,6 +119,9 @@ func noBus() bool {
 type store struct {
 	kr  backend
 	now func() time.Time
+	// lockPath is the file locked while the index changes (lockIndex);
+	// "": keyveil/keychain-index.lock in the user's cache directory.
+	lockPath string
 }
 
 // defaultStore is the OS keychain.
@@ -204,8 +208,8 @@ func (s *store) get(name string) (string, Entry, error) {
 }
 
 // set stores value under name, bound to origin (already normalized by
-// Origin), replacing any secret of that name. It reports whether one was
-// replaced.
+// Origin), replacing any secret of that name, and adds its name to the
+// index under lockIndex. It reports whether one was replaced.
 func (s *store) set(name, value, origin string) (bool, error) {
 	if err := CheckName(name); err != nil {
 		return false, err
@@ -225,6 +229,11 @@ func (s *store) set(name, value, origin string) (bool, error) {
 		}
 		return false, unavailable(err)
 	}
+	unlock, err := s.lockIndex()
+	if err != nil {
+		return replaced, err
+	}
+	defer unlock()
 	names, err := s.names()
 	if err != nil {
 		return replaced, err
@@ -239,7 +248,8 @@ func (s *store) set(name, value, origin string) (bool, error) {
 	return replaced, nil
 }
 
-// remove deletes the named secret and its line in the index.
+// remove deletes the named secret and its line in the index (under
+// lockIndex, as set adds it).
 func (s *store) remove(name string) error {
 	if err := CheckName(name); err != nil {
 		return err
@@ -250,6 +260,11 @@ func (s *store) remove(name string) error {
 	} else if err != nil {
 		return unavailable(err)
 	}
+	unlock, lerr := s.lockIndex()
+	if lerr != nil {
+		return errors.Join(err, lerr)
+	}
+	defer unlock()
 	names, ierr := s.names()
 	if ierr != nil {
 		return errors.Join(err, ierr)

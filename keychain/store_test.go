@@ -4,8 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,13 +17,18 @@ import (
 )
 
 // fakeKeyring is an in-memory backend; err, when set, is what every call
-// returns (a locked or absent keychain).
+// returns (a locked or absent keychain). Every call yields first, so that
+// concurrent read-modify-writes interleave as they do between processes.
 type fakeKeyring struct {
+	mu    sync.Mutex // the OS keychains take calls from several processes
 	items map[string]string
 	err   error
 }
 
 func (f *fakeKeyring) Get(s, u string) (string, error) {
+	runtime.Gosched()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.err != nil {
 		return "", f.err
 	}
@@ -31,6 +40,9 @@ func (f *fakeKeyring) Get(s, u string) (string, error) {
 }
 
 func (f *fakeKeyring) Set(s, u, p string) error {
+	runtime.Gosched()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
@@ -39,6 +51,9 @@ func (f *fakeKeyring) Set(s, u, p string) error {
 }
 
 func (f *fakeKeyring) Delete(s, u string) error {
+	runtime.Gosched()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
@@ -51,9 +66,9 @@ func (f *fakeKeyring) Delete(s, u string) error {
 
 var testTime = time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC)
 
-func newTestStore() (*store, *fakeKeyring) {
+func newTestStore(t *testing.T) (*store, *fakeKeyring) {
 	kr := &fakeKeyring{items: map[string]string{}}
-	return &store{kr: kr, now: func() time.Time { return testTime }}, kr
+	return &store{kr: kr, now: func() time.Time { return testTime }, lockPath: filepath.Join(t.TempDir(), "index.lock")}, kr
 }
 
 func TestOrigin(t *testing.T) {
@@ -130,7 +145,7 @@ func TestGetRefusesForeignItems(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, kr := newTestStore()
+			s, kr := newTestStore(t)
 			kr.items[service+"\x00crm"] = tc.raw
 			v, _, err := s.get("crm")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -147,7 +162,7 @@ func TestGetRefusesForeignItems(t *testing.T) {
 // the index; remove clears both.
 func TestStoreRoundTrip(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestStore()
+	s, _ := newTestStore(t)
 	if _, _, err := s.get("crm"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get before set = %v, want ErrNotFound", err)
 	}
@@ -204,6 +219,58 @@ func TestNoSessionBus(t *testing.T) {
 		err := tc.call()
 		if err == nil || !strings.Contains(err.Error(), "OS keychain is not available") || !strings.Contains(err.Error(), "no D-Bus session bus") {
 			t.Errorf("%s without a session bus = %v; want the OS keychain unavailable for want of a session bus", tc.name, err)
+		}
+	}
+}
+
+// TestConcurrentSetKeepsEveryName: many `keyveil secrets set` at once,
+// then some deletes at once, leave the index naming exactly the secrets
+// stored. Without the index lock, each read-modify-write of the index
+// could write back a list missing another's name.
+func TestConcurrentSetKeepsEveryName(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t)
+	const n = 64
+	var want []string
+	for i := range n {
+		want = append(want, "k"+strconv.Itoa(i))
+	}
+	run := func(names []string, op func(name string) error) {
+		var wg sync.WaitGroup
+		for _, name := range names {
+			wg.Go(func() {
+				if err := op(name); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	run(want, func(name string) error {
+		_, err := s.set(name, "sk-test-"+name+"-0123456789", "https://api.example.com")
+		return err
+	})
+	if got, err := s.names(); err != nil || !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Errorf("index after %d concurrent sets = %v (%d names), %v; want all %d", n, got, len(got), err, n)
+	}
+	// The odd ones go again, at once.
+	var odd []string
+	for i := 1; i < n; i += 2 {
+		odd = append(odd, want[i])
+	}
+	run(odd, s.remove)
+	want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(odd, n) })
+	slices.Sort(want)
+	got, err := s.names()
+	if err != nil {
+		t.Fatalf("names: %v", err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("index after %d concurrent sets and %d removes = %v (%d names), want %v", n, len(odd), got, len(got), want)
+	}
+	for _, name := range want {
+		if _, _, err := s.get(name); err != nil {
+			t.Errorf("get(%s) = %v", name, err)
 		}
 	}
 }
