@@ -44,16 +44,19 @@ type Rule struct {
 // Detector finds and redacts secrets. It is safe for concurrent use and
 // never modifies the text it is given.
 type Detector struct {
-	rules  []rule
-	fields map[string]bool
-	paths  [][]pathElem
-	urls   bool // find passwords in URLs
+	disable []string // kinds of built-in rules turned off, or "all"
+	custom  []rule   // the operator's rules, checked by New
+	fields  map[string]bool
+	paths   [][]pathElem
+	urls    bool // find passwords in URLs
 
-	// The anchor scanner is built on first use: config.Load builds a
-	// detector only to validate the services file's detect block, on
-	// every start, and expanding every field name's anchors and hashing
-	// them cost that start about 1 ms for a scanner it never used.
+	// The rules in use and the anchor scanner are settled on first use:
+	// config.Load builds a detector only to validate the services file's
+	// detect block, on every start, and expanding every field name's
+	// anchors and hashing them cost that start about 1 ms for a scanner
+	// it never used.
 	prepare sync.Once
+	rules   []rule // the built-in rules in use, then custom
 	scan    *scanner
 	litRule []int // anchor index -> index in rules, or -1 for a field anchor
 }
@@ -71,27 +74,22 @@ func New(opts *Options) (*Detector, error) {
 	if opts != nil {
 		o = *opts
 	}
-	d := &Detector{fields: map[string]bool{}, urls: true}
-	known := Kinds()
-	for _, k := range o.Disable {
-		if k != "all" && !slices.Contains(known, k) {
-			return nil, fmt.Errorf("detect.disable: unknown kind %s; known kinds: all, %s", safeQuote(k), strings.Join(known, ", "))
-		}
-	}
-	d.urls = !slices.Contains(o.Disable, "all") && !slices.Contains(o.Disable, urlPasswordKind)
-	if !slices.Contains(o.Disable, "all") {
-		for _, r := range builtin {
-			if !slices.Contains(o.Disable, r.kind) {
-				d.rules = append(d.rules, r)
+	d := &Detector{fields: map[string]bool{}, urls: true, disable: slices.Clone(o.Disable)}
+	if len(o.Disable) > 0 {
+		known := Kinds()
+		for _, k := range o.Disable {
+			if k != "all" && !slices.Contains(known, k) {
+				return nil, fmt.Errorf("detect.disable: unknown kind %s; known kinds: all, %s", safeQuote(k), strings.Join(known, ", "))
 			}
 		}
 	}
+	d.urls = !slices.Contains(o.Disable, "all") && !slices.Contains(o.Disable, urlPasswordKind)
 	for i, cr := range o.Rules {
 		r, err := customRule(cr)
 		if err != nil {
 			return nil, fmt.Errorf("detect.rules[%d]: %w", i, err)
 		}
-		d.rules = append(d.rules, r)
+		d.custom = append(d.custom, r)
 	}
 	for _, f := range DefaultFields {
 		d.fields[f] = true
@@ -127,9 +125,18 @@ func (d *Detector) scanner() *scanner {
 	return d.scan
 }
 
-// build makes the anchor scanner and litRule from the rules and field
-// names New settled; only scanner calls it.
+// build picks the rules (the built-in ones not disabled, then the
+// operator's) and makes the anchor scanner and litRule from them and the
+// field names New settled; only scanner calls it.
 func (d *Detector) build() {
+	if !slices.Contains(d.disable, "all") {
+		for _, r := range builtin() {
+			if !slices.Contains(d.disable, r.kind) {
+				d.rules = append(d.rules, r)
+			}
+		}
+	}
+	d.rules = append(d.rules, d.custom...)
 	var lits []string
 	seen := map[string]bool{}
 	add := func(l string, r int) {
@@ -156,7 +163,7 @@ func (d *Detector) build() {
 // checking the services file.
 func Kinds() []string {
 	out := []string{urlPasswordKind}
-	for _, r := range builtin {
+	for _, r := range builtin() {
 		if !slices.Contains(out, r.kind) {
 			out = append(out, r.kind)
 		}

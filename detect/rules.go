@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"hash/crc32"
 	"math"
+	"sync"
 )
 
 // A rule is one well-known secret format: the anchors that start (or, for
@@ -174,33 +175,39 @@ func withEach(prefix string, c *charClass) []string {
 	return out
 }
 
-// builtin are the default rules, from the formats gitleaks' rules and
+// builtin returns the default rules, from the formats gitleaks' rules and
 // trufflehog's detectors document. Kinds are stable: they appear in
-// results, audit lines and the services file's detect.disable.
-var builtin = []rule{
-	{kind: "github-token", anchors: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, match: withChecksum},
-	{kind: "github-token", anchors: []string{"github_pat_"}, match: between(82, 82, class("0-9A-Za-z_"), word)},
-	{kind: "gitlab-token", anchors: []string{"glpat-", "glrt-", "gldt-", "glptt-", "glcbt-", "glft-"}, match: between(20, 255, class("0-9A-Za-z_.-"), class("0-9A-Za-z_.-"))},
-	{kind: "slack-token", anchors: []string{"xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-", "xoxe-"}, match: slackToken},
-	{kind: "stripe-key", anchors: []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, match: between(20, 247, alnum, word)},
-	{kind: "aws-access-key-id", anchors: []string{"AKIA", "ASIA", "ABIA", "ACCA"}, match: fixed(16, b32, alnum)},
-	{kind: "aws-secret-access-key", anchors: []string{
-		"secret_access_key", "SECRET_ACCESS_KEY", "SecretAccessKey", "secretAccessKey",
-		"secret-access-key", "Secret_Access_Key", "SECRET_KEY", "secret_key",
-	}, match: awsSecret},
-	{kind: "google-api-key", anchors: []string{"AIza"}, match: fixed(35, word, word)},
-	{kind: "anthropic-api-key", anchors: []string{"sk-ant-"}, match: between(40, 300, word, word)},
-	{kind: "openai-api-key", anchors: withEach("sk-", alnum), match: skKey},
-	{kind: "npm-token", anchors: []string{"npm_"}, match: withChecksum},
-	{kind: "pypi-token", anchors: []string{"pypi-AgEIcHlwaS5vcmc"}, match: between(50, 1000, word, word)},
-	{kind: "sendgrid-api-key", anchors: withEach("SG.", word), match: sendgrid},
-	{kind: "shopify-token", anchors: []string{"shpat_", "shpca_", "shppa_", "shpss_"}, match: fixed(32, hexDig, word)},
-	{kind: "huggingface-token", anchors: withEach("hf_", letters), match: between(30, 40, alnum, word)},
-	{kind: "digitalocean-token", anchors: []string{"dop_v1_", "doo_v1_", "dor_v1_"}, match: fixed(64, hexDig, word)},
-	{kind: "azure-storage-key", anchors: []string{"AccountKey="}, match: azureKey},
-	{kind: "private-key", anchors: []string{"PRIVATE KEY-----", "PRIVATE KEY BLOCK-----"}, match: pemBlock},
-	{kind: "jwt", anchors: withEach("eyJ", word), match: jwt},
-}
+// results, audit lines and the services file's detect.disable. The table
+// is made on first use: its anchors (withEach) are some 250 strings and
+// closures that package initialisation built on every keyveil start,
+// though start-up only looks at the rules when a services file disables
+// one.
+var builtin = sync.OnceValue(func() []rule {
+	return []rule{
+		{kind: "github-token", anchors: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, match: withChecksum},
+		{kind: "github-token", anchors: []string{"github_pat_"}, match: between(82, 82, class("0-9A-Za-z_"), word)},
+		{kind: "gitlab-token", anchors: []string{"glpat-", "glrt-", "gldt-", "glptt-", "glcbt-", "glft-"}, match: between(20, 255, class("0-9A-Za-z_.-"), class("0-9A-Za-z_.-"))},
+		{kind: "slack-token", anchors: []string{"xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-", "xoxe-"}, match: slackToken},
+		{kind: "stripe-key", anchors: []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, match: between(20, 247, alnum, word)},
+		{kind: "aws-access-key-id", anchors: []string{"AKIA", "ASIA", "ABIA", "ACCA"}, match: fixed(16, b32, alnum)},
+		{kind: "aws-secret-access-key", anchors: []string{
+			"secret_access_key", "SECRET_ACCESS_KEY", "SecretAccessKey", "secretAccessKey",
+			"secret-access-key", "Secret_Access_Key", "SECRET_KEY", "secret_key",
+		}, match: awsSecret},
+		{kind: "google-api-key", anchors: []string{"AIza"}, match: fixed(35, word, word)},
+		{kind: "anthropic-api-key", anchors: []string{"sk-ant-"}, match: between(40, 300, word, word)},
+		{kind: "openai-api-key", anchors: withEach("sk-", alnum), match: skKey},
+		{kind: "npm-token", anchors: []string{"npm_"}, match: withChecksum},
+		{kind: "pypi-token", anchors: []string{"pypi-AgEIcHlwaS5vcmc"}, match: between(50, 1000, word, word)},
+		{kind: "sendgrid-api-key", anchors: withEach("SG.", word), match: sendgrid},
+		{kind: "shopify-token", anchors: []string{"shpat_", "shpca_", "shppa_", "shpss_"}, match: fixed(32, hexDig, word)},
+		{kind: "huggingface-token", anchors: withEach("hf_", letters), match: between(30, 40, alnum, word)},
+		{kind: "digitalocean-token", anchors: []string{"dop_v1_", "doo_v1_", "dor_v1_"}, match: fixed(64, hexDig, word)},
+		{kind: "azure-storage-key", anchors: []string{"AccountKey="}, match: azureKey},
+		{kind: "private-key", anchors: []string{"PRIVATE KEY-----", "PRIVATE KEY BLOCK-----"}, match: pemBlock},
+		{kind: "jwt", anchors: withEach("eyJ", word), match: jwt},
+	}
+})
 
 // The password in a URL is found from its "@", which bytes.IndexByte
 // finds far faster than the scanner could find every "://" of a body full
