@@ -87,10 +87,7 @@ func TestSubprocessKeychain(t *testing.T) {
 	if status, _ := sc["status"].(float64); status != 200 || authorized.Load() != 1 {
 		t.Errorf("call_api with keychain:%s = %v (downstream authorized %d requests); want status 200 and one authorized request", name, res, authorized.Load())
 	}
-	_ = s.stdin.Close()
-	_ = s.cmd.Wait()
-	for range s.lines {
-	}
+	_ = s.finish()
 	assertNoLeak(t, "stdout", s.stdout.Bytes())
 	assertNoLeak(t, "stderr", []byte(s.stderrText()))
 

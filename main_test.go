@@ -74,14 +74,23 @@ func leakForms(key string) map[string]string {
 // assertNoLeak fails if any form of the key appears in b.
 func assertNoLeak(t *testing.T, where string, b []byte) {
 	t.Helper()
-	for name, form := range leakForms(fakeKey) {
-		if bytes.Contains(b, []byte(form)) {
-			t.Errorf("%s contains the key (%s form %q)", where, name, form)
+	assertNoKeys(t, where, b, "leakcheck", fakeKey)
+}
+
+// assertNoKeys fails if any of keys, in any form leakForms knows, is in
+// b, or marker (the keys' distinctive middle, in lower case) in any case,
+// in case a partial encoding slipped by.
+func assertNoKeys(t *testing.T, where string, b []byte, marker string, keys ...string) {
+	t.Helper()
+	for _, key := range keys {
+		for name, form := range leakForms(key) {
+			if bytes.Contains(b, []byte(form)) {
+				t.Errorf("%s contains a key (%s form of %.8s...)", where, name, key)
+			}
 		}
 	}
-	// The key's distinctive middle, in case a partial encoding slipped by.
-	if bytes.Contains(bytes.ToLower(b), []byte("leakcheck")) {
-		t.Errorf("%s contains part of the key", where)
+	if bytes.Contains(bytes.ToLower(b), []byte(marker)) {
+		t.Errorf("%s contains part of a key (%q)", where, marker)
 	}
 }
 
@@ -214,6 +223,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// finish closes keyveil's stdin, as an MCP host does when it is done,
+// waits for keyveil to exit and drains what it wrote, so stdout and
+// stderr are complete. It returns how keyveil exited; one that does not
+// exit fails the test.
+func (s *rawSession) finish() error {
+	s.t.Helper()
+	_ = s.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(15 * time.Second):
+		s.t.Fatalf("keyveil did not exit after stdin closed; stderr:\n%s", s.stderrText())
+	}
+	for range s.lines {
+	}
+	return err
+}
+
 func (s *rawSession) send(line string) {
 	s.t.Helper()
 	if _, err := io.WriteString(s.stdin, line+"\n"); err != nil {
@@ -318,18 +347,8 @@ func TestSubprocessHostileDownstream(t *testing.T) {
 	if res := s.call(50, "tools/list", map[string]any{}); res["result"] == nil {
 		t.Fatalf("tools/list after the hostile calls: %v", res)
 	}
-	_ = s.stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("keyveil exited with %v after stdin closed, want exit 0; stderr:\n%s", err, s.stderrText())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("keyveil did not exit after stdin closed")
-	}
-	for range s.lines {
+	if err := s.finish(); err != nil {
+		t.Errorf("keyveil exited with %v after stdin closed, want exit 0; stderr:\n%s", err, s.stderrText())
 	}
 
 	s.mu.Lock()

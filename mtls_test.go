@@ -196,10 +196,7 @@ func TestSubprocessMTLS(t *testing.T) {
 			t.Errorf("call_api %s: isError = %v, want %v", tc.service, isErr, tc.isError)
 		}
 	}
-	_ = s.stdin.Close()
-	_ = s.cmd.Wait()
-	for range s.lines {
-	}
+	_ = s.finish()
 	auditBytes, err := os.ReadFile(audit)
 	if err != nil {
 		t.Fatal(err)

@@ -288,10 +288,7 @@ func TestSubprocessReflections(t *testing.T) {
 					}
 				}
 			}
-			_ = s.stdin.Close()
-			_ = s.cmd.Wait()
-			for range s.lines {
-			}
+			_ = s.finish()
 			if w := keyWindowIn([]byte(s.stderrText()), windows); w != "" {
 				t.Errorf("stderr holds %q of the key", w)
 			}

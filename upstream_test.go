@@ -216,10 +216,7 @@ func TestSubprocessCutAndFragments(t *testing.T) {
 	// The audit lines on stderr record the model's paths, guesses
 	// included; no window of the key past the guessed 8 bytes may appear.
 	for _, sess := range []*rawSession{s, whole} {
-		_ = sess.stdin.Close()
-		_ = sess.cmd.Wait()
-		for range sess.lines {
-		}
+		_ = sess.finish()
 		if w := keyWindowIn([]byte(sess.stderrText()), keyWindows(echoKey[1:])); w != "" {
 			t.Errorf("stderr holds %q of the key", w)
 		}
@@ -273,10 +270,7 @@ func TestSubprocessUnsolicitedResponseLog(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_ = s.stdin.Close()
-	_ = s.cmd.Wait()
-	for range s.lines {
-	}
+	_ = s.finish()
 	stderr := s.stderrText()
 	if strings.Contains(stderr, echoKey) || keyWindowIn([]byte(stderr), keyWindows(echoKey)) != "" {
 		t.Errorf("stderr carries the key:\n%s", stderr)
