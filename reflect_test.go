@@ -12,11 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/japanese"
+
+	"github.com/keyveil/keyveil/internal/encodetest"
 )
 
 // reflectKey is the key TestSubprocessReflections hands keyveil.
@@ -47,12 +48,12 @@ func newReflector(t *testing.T) *httptest.Server {
 		}
 		switch r.URL.Path {
 		case "/utf16le":
-			text("text/plain; charset=utf-16le", string(utf16Of(d, false, false)))
+			text("text/plain; charset=utf-16le", string(encodetest.UTF16(d, false, false)))
 		case "/utf16be-bom":
-			text("text/plain; charset=utf-16", string(utf16Of(d, true, true)))
+			text("text/plain; charset=utf-16", string(encodetest.UTF16(d, true, true)))
 		case "/utf16-undeclared":
 			w.Header()["Content-Type"] = nil
-			_, _ = w.Write(utf16Of(d, false, false))
+			_, _ = w.Write(encodetest.UTF16(d, false, false))
 		case "/latin1":
 			b, _ := charmap.ISO8859_1.NewEncoder().String("Requête reçue:\r\n" + d)
 			text("text/plain; charset=ISO-8859-1", b)
@@ -60,15 +61,15 @@ func newReflector(t *testing.T) *httptest.Server {
 			b, _ := japanese.ShiftJIS.NewEncoder().String("受信したリクエスト:\r\n" + d)
 			text("text/plain; charset=Shift_JIS", b)
 		case "/hex-space":
-			text("text/plain", hexJoin([]byte(d), " ", "%02x"))
+			text("text/plain", encodetest.Hex([]byte(d), " ", false))
 		case "/hex-colon":
-			text("application/json", `{"dump_hex":"`+hexJoin([]byte(d), ":", "%02X")+`"}`)
+			text("application/json", `{"dump_hex":"`+encodetest.Hex([]byte(d), ":", true)+`"}`)
 		case "/hex-dash":
-			text("text/plain", hexJoin([]byte(d), "-", "%02x"))
+			text("text/plain", encodetest.Hex([]byte(d), "-", false))
 		case "/hexdump":
-			text("text/plain", hexdumpLines([]byte(d)))
+			text("text/plain", encodetest.Hexdump([]byte(d)))
 		case "/hexdump-json":
-			text("application/json", `{"hexdump":`+jsonString(hexdumpLines([]byte(d)))+`}`)
+			text("application/json", `{"hexdump":`+jsonString(encodetest.Hexdump([]byte(d)))+`}`)
 		case "/base64":
 			text("application/json", `{"request_b64":"`+b64+`"}`)
 		case "/base64-mime":
@@ -101,59 +102,6 @@ func newReflector(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-func utf16Of(s string, big, bom bool) []byte {
-	units := utf16.Encode([]rune(s))
-	if bom {
-		units = append([]uint16{0xfeff}, units...)
-	}
-	var b []byte
-	for _, u := range units {
-		if big {
-			b = append(b, byte(u>>8), byte(u))
-		} else {
-			b = append(b, byte(u), byte(u>>8))
-		}
-	}
-	return b
-}
-
-func hexJoin(b []byte, sep, format string) string {
-	parts := make([]string, len(b))
-	for i, c := range b {
-		parts[i] = fmt.Sprintf(format, c)
-	}
-	return strings.Join(parts, sep)
-}
-
-// hexdumpLines writes b as `hexdump -C` does.
-func hexdumpLines(b []byte) string {
-	var out strings.Builder
-	for off := 0; off < len(b); off += 16 {
-		line := b[off:min(off+16, len(b))]
-		fmt.Fprintf(&out, "%08x ", off)
-		for i := range 16 {
-			if i == 8 {
-				out.WriteByte(' ')
-			}
-			if i < len(line) {
-				fmt.Fprintf(&out, " %02x", line[i])
-			} else {
-				out.WriteString("   ")
-			}
-		}
-		out.WriteString("  |")
-		for _, c := range line {
-			if c < 0x20 || c > 0x7e {
-				c = '.'
-			}
-			out.WriteByte(c)
-		}
-		out.WriteString("|\n")
-	}
-	fmt.Fprintf(&out, "%08x\n", len(b))
-	return out.String()
 }
 
 func jsonString(s string) string {

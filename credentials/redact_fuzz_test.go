@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/keyveil/keyveil/internal/encodetest"
 )
 
 // FuzzRedact plants a random secret in random text, in every encoding and at
@@ -24,7 +25,7 @@ func FuzzRedact(f *testing.F) {
 	f.Add([]byte("+/+/+/+/+/=="), []byte("QUJD\r\nREVG\\r\\nR0hJ"), []byte("+"), uint16(9))
 	// The third pass: UTF-16, hex with separators, a hexdump, base64 of
 	// base64, quoted-printable (see redact_transcode.go).
-	f.Add([]byte(testKey), []byte(utf16Text("key=x", false, true)), []byte("\x00"), uint16(8))
+	f.Add([]byte(testKey), encodetest.UTF16("key=x", false, true), []byte("\x00"), uint16(8))
 	f.Add([]byte(testKey), []byte("00000000  47 45 54 20 2f 61  |GET /a|\n"), []byte("a:"), uint16(14))
 	f.Add([]byte(testKey), []byte(`"R0VUIC8gSFRUUC8xLjENCg==\n"`), []byte("user:"), uint16(1))
 	f.Add([]byte("k=ey-with-an-equals"), []byte("a=3D=\r\nb=\nc=0a"), []byte("="), uint16(4))
@@ -138,26 +139,23 @@ func fuzzReflections(secret, pre []byte) []struct {
 		}{text, append(gone, key)})
 	}
 	if utf8.Valid(secret) {
-		var le, be []byte
-		for _, u := range utf16.Encode([]rune(key)) {
-			le, be = append(le, byte(u), byte(u>>8)), append(be, byte(u>>8), byte(u))
-		}
+		le, be := encodetest.UTF16(key, false, false), encodetest.UTF16(key, true, false)
 		add(" "+string(le)+" ", string(le))
 		add(" "+string(be)+" ", string(be))
 	}
 	if len(secret) >= 8 { // shorter hex runs are not sampled (sampleStep)
-		add(" "+hexSep(secret, " ", false)+" ", hexSep(secret, " ", false))
-		add(" "+hexSep(secret, ":", true)+" ", hexSep(secret, ":", true))
+		add(" "+encodetest.Hex(secret, " ", false)+" ", encodetest.Hex(secret, " ", false))
+		add(" "+encodetest.Hex(secret, ":", true)+" ", encodetest.Hex(secret, ":", true))
 	}
 	// A hexdump: the key's bytes on each line, in both columns.
 	dump := append(append([]byte("GET / HTTP/1.1\r\nX-Pad: "), pre...), "\r\nAuthorization: Bearer "+key+"\r\n\r\n"...)
 	at := bytes.Index(dump, secret)
-	hd := hexdumpC(dump)
+	hd := encodetest.Hexdump(dump)
 	var pieces []string
 	for off := at - at%16; off < at+len(secret); off += 16 {
 		lo, hi := max(off, at), min(off+16, at+len(secret))
 		// Only a piece that shows nowhere else in the dump.
-		if piece := hexSep(dump[lo:hi], " ", false); hi-lo >= 3 && strings.Count(hd, piece) == 1 {
+		if piece := encodetest.Hex(dump[lo:hi], " ", false); hi-lo >= 3 && strings.Count(hd, piece) == 1 {
 			pieces = append(pieces, piece)
 		}
 	}

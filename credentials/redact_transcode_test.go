@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"unicode/utf16"
+
+	"github.com/keyveil/keyveil/internal/encodetest"
 )
 
 // The reflections an honest echo or debug API produces from a request that
@@ -17,64 +18,6 @@ import (
 // echoDump is the request an echo API reflects, with the key in it.
 func echoDump(auth string) string {
 	return "GET /anything?pad=xx HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: " + auth + "\r\nAccept: */*\r\n\r\n"
-}
-
-// utf16Text encodes s in UTF-16, with a BOM when bom is set.
-func utf16Text(s string, bigEndian, bom bool) string {
-	var b []byte
-	units := utf16.Encode([]rune(s))
-	if bom {
-		units = append([]uint16{0xfeff}, units...)
-	}
-	for _, u := range units {
-		if bigEndian {
-			b = append(b, byte(u>>8), byte(u))
-		} else {
-			b = append(b, byte(u), byte(u>>8))
-		}
-	}
-	return string(b)
-}
-
-// hexSep writes b as hex pairs joined by sep.
-func hexSep(b []byte, sep string, upper bool) string {
-	parts := make([]string, len(b))
-	for i, c := range b {
-		parts[i] = fmt.Sprintf("%02x", c)
-		if upper {
-			parts[i] = strings.ToUpper(parts[i])
-		}
-	}
-	return strings.Join(parts, sep)
-}
-
-// hexdumpC writes b as `hexdump -C` does (compare: printf ... | hexdump -C).
-func hexdumpC(b []byte) string {
-	var out strings.Builder
-	for off := 0; off < len(b); off += 16 {
-		line := b[off:min(off+16, len(b))]
-		fmt.Fprintf(&out, "%08x ", off)
-		for i := range 16 {
-			if i == 8 {
-				out.WriteByte(' ')
-			}
-			if i < len(line) {
-				fmt.Fprintf(&out, " %02x", line[i])
-			} else {
-				out.WriteString("   ")
-			}
-		}
-		out.WriteString("  |")
-		for _, c := range line {
-			if c < 0x20 || c > 0x7e {
-				c = '.'
-			}
-			out.WriteByte(c)
-		}
-		out.WriteString("|\n")
-	}
-	fmt.Fprintf(&out, "%08x\n", len(b))
-	return out.String()
 }
 
 // wrap breaks s into lines of width characters ended by eol.
@@ -125,14 +68,14 @@ func reflections() []struct {
 	basicDump := b64([]byte(echoDump("Basic " + basic)))
 	bearerDump := b64([]byte(echoDump("Bearer " + key)))
 	dump := []byte(echoDump("Bearer " + key))
-	hd := hexdumpC(dump)
+	hd := encodetest.Hexdump(dump)
 	// What of the key each hexdump line shows, in both columns.
 	var hdGone []string
 	at := bytes.Index(dump, kb)
 	for off := at - at%16; off < at+len(kb); off += 16 {
 		lo, hi := max(off, at), min(off+16, at+len(kb))
 		if hi-lo >= 4 {
-			hdGone = append(hdGone, string(dump[lo:hi]), hexSep(dump[lo:hi], " ", false))
+			hdGone = append(hdGone, string(dump[lo:hi]), encodetest.Hex(dump[lo:hi], " ", false))
 		}
 	}
 	// The key split across the soft break, whatever the encoder chose.
@@ -144,24 +87,24 @@ func reflections() []struct {
 		gone []string
 		raw  bool
 	}{
-		{"utf-16le", utf16Text(echoDump("Bearer "+key), false, false), []string{utf16Text(key, false, false)}, false},
-		{"utf-16be", utf16Text(echoDump("Bearer "+key), true, false), []string{utf16Text(key, true, false)}, false},
-		{"utf-16le with BOM", utf16Text(`{"token":"`+key+`"}`, false, true), []string{utf16Text(key, false, false)}, false},
-		{"utf-16be with BOM", utf16Text(`{"token":"`+key+`"}`, true, true), []string{utf16Text(key, true, false)}, false},
-		{"utf-16le of base64 of Basic", utf16Text("Authorization: Basic "+basic, false, false), []string{utf16Text(basic[8:30], false, false)}, true},
-		{"hex, spaces", "body: " + hexSep(kb, " ", false), []string{hexSep(kb[:8], " ", false), hexSep(kb[20:], " ", false)}, false},
-		{"hex, colons, upper case", "body: " + hexSep(kb, ":", true), []string{hexSep(kb[:8], ":", true), hexSep(kb[20:], ":", true)}, false},
-		{"hex, dashes", "body=" + hexSep(kb, "-", false) + ";", []string{hexSep(kb[:8], "-", false), hexSep(kb[20:], "-", false)}, false},
-		{"hex of the dump, spaces", hexSep(dump, " ", false), []string{hexSep(kb[:8], " ", false), hexSep(kb[20:], " ", false)}, false},
+		{"utf-16le", string(encodetest.UTF16(echoDump("Bearer "+key), false, false)), []string{string(encodetest.UTF16(key, false, false))}, false},
+		{"utf-16be", string(encodetest.UTF16(echoDump("Bearer "+key), true, false)), []string{string(encodetest.UTF16(key, true, false))}, false},
+		{"utf-16le with BOM", string(encodetest.UTF16(`{"token":"`+key+`"}`, false, true)), []string{string(encodetest.UTF16(key, false, false))}, false},
+		{"utf-16be with BOM", string(encodetest.UTF16(`{"token":"`+key+`"}`, true, true)), []string{string(encodetest.UTF16(key, true, false))}, false},
+		{"utf-16le of base64 of Basic", string(encodetest.UTF16("Authorization: Basic "+basic, false, false)), []string{string(encodetest.UTF16(basic[8:30], false, false))}, true},
+		{"hex, spaces", "body: " + encodetest.Hex(kb, " ", false), []string{encodetest.Hex(kb[:8], " ", false), encodetest.Hex(kb[20:], " ", false)}, false},
+		{"hex, colons, upper case", "body: " + encodetest.Hex(kb, ":", true), []string{encodetest.Hex(kb[:8], ":", true), encodetest.Hex(kb[20:], ":", true)}, false},
+		{"hex, dashes", "body=" + encodetest.Hex(kb, "-", false) + ";", []string{encodetest.Hex(kb[:8], "-", false), encodetest.Hex(kb[20:], "-", false)}, false},
+		{"hex of the dump, spaces", encodetest.Hex(dump, " ", false), []string{encodetest.Hex(kb[:8], " ", false), encodetest.Hex(kb[20:], " ", false)}, false},
 		{"hexdump -C of the dump", hd, hdGone, false},
-		{"hex of a dump with Basic, spaces", hexSep([]byte(echoDump("Basic "+basic)), " ", false), []string{hexSep([]byte(basic[8:16]), " ", false), hexSep([]byte(basic[30:38]), " ", false)}, false},
-		{"hex of a dump with Basic, colons", hexSep([]byte(echoDump("Basic "+basic)), ":", true), []string{hexSep([]byte(basic[8:16]), ":", true)}, false},
+		{"hex of a dump with Basic, spaces", encodetest.Hex([]byte(echoDump("Basic "+basic)), " ", false), []string{encodetest.Hex([]byte(basic[8:16]), " ", false), encodetest.Hex([]byte(basic[30:38]), " ", false)}, false},
+		{"hex of a dump with Basic, colons", encodetest.Hex([]byte(echoDump("Basic "+basic)), ":", true), []string{encodetest.Hex([]byte(basic[8:16]), ":", true)}, false},
 		{"base64 of a dump with Basic", basicDump, []string{basic[8:30]}, false},
 		{"base64 of a dump with Basic, MIME 76 CRLF", wrap(basicDump, 76, "\r\n"), nil, false},
 		{"base64 of a dump with Basic, PEM 64 LF", "-----BEGIN DUMP-----\n" + wrap(basicDump, 64, "\n") + "\n-----END DUMP-----\n", nil, false},
 		{"base64 of a dump with Bearer, MIME 76 CRLF", wrap(bearerDump, 76, "\r\n"), nil, false},
 		{"base64 of base64 of a dump", b64([]byte(basicDump)), nil, false},
-		{"base64 of hex with colons", b64([]byte("fingerprint " + hexSep(kb, ":", false))), nil, false},
+		{"base64 of hex with colons", b64([]byte("fingerprint " + encodetest.Hex(kb, ":", false))), nil, false},
 		{"quoted-printable, soft break CRLF", qpCRLF, []string{"sk-test-LEAK", "CHECK-0123456789"}, false},
 		{"quoted-printable, soft break LF and =3D", qpLF, []string{"sk-test-LEAKCHE", "CK-0123456789"}, false},
 		{"quoted-printable, =XX escapes", quotedPrintable("Authorization: Bearer "+key+"\r\n", "-kLC", 76, "\r\n"), []string{"=2Dtest=2D"}, false},
@@ -223,7 +166,7 @@ func TestRedactReflections(t *testing.T) {
 func TestRedactHexdumpColumns(t *testing.T) {
 	t.Parallel()
 	r := NewRedactor(NewSecret(testName, testKey))
-	in := hexdumpC([]byte(echoDump("Bearer " + testKey)))
+	in := encodetest.Hexdump([]byte(echoDump("Bearer " + testKey)))
 	want := strings.Join([]string{
 		"00000000  47 45 54 20 2f 61 6e 79  74 68 69 6e 67 3f 70 61  |GET /anything?pa|",
 		"00000010  64 3d 78 78 20 48 54 54  50 2f 31 2e 31 0d 0a 48  |d=xx HTTP/1.1..H|",
@@ -246,14 +189,14 @@ func TestRedactUTF16KeepsUnits(t *testing.T) {
 	t.Parallel()
 	r := NewRedactor(NewSecret(testName, testKey))
 	for _, big := range []bool{false, true} {
-		in := utf16Text("key="+testKey+" after", big, false)
+		in := string(encodetest.UTF16("key="+testKey+" after", big, false))
 		got := string(r.RedactFragments([]byte(in), nil))
 		i := strings.Index(got, testMarker)
 		if i < 0 {
 			t.Fatalf("RedactFragments(%q) = %q, want %s in it", in, got, testMarker)
 		}
 		before, after := got[:i], got[i+len(testMarker):]
-		if before != utf16Text("key=", big, false) || after != utf16Text(" after", big, false) {
+		if before != string(encodetest.UTF16("key=", big, false)) || after != string(encodetest.UTF16(" after", big, false)) {
 			t.Errorf("RedactFragments(%q) = %q, want the marker in place of whole code units", in, got)
 		}
 	}
@@ -265,11 +208,11 @@ func TestRedactReflectionsCleanUntouched(t *testing.T) {
 	clean := echoDump("Bearer not-a-key-0000000000-clean")
 	b64 := base64.StdEncoding.EncodeToString([]byte(clean))
 	tests := []struct{ name, in string }{
-		{"utf-16le", utf16Text(clean, false, true)},
-		{"utf-16be", utf16Text(clean, true, false)},
-		{"hex with spaces", hexSep([]byte(clean), " ", false)},
-		{"hex with colons", hex.EncodeToString([]byte(clean))[:40] + ":" + hexSep([]byte(clean), ":", true)},
-		{"hexdump -C", hexdumpC([]byte(clean))},
+		{"utf-16le", string(encodetest.UTF16(clean, false, true))},
+		{"utf-16be", string(encodetest.UTF16(clean, true, false))},
+		{"hex with spaces", encodetest.Hex([]byte(clean), " ", false)},
+		{"hex with colons", hex.EncodeToString([]byte(clean))[:40] + ":" + encodetest.Hex([]byte(clean), ":", true)},
+		{"hexdump -C", encodetest.Hexdump([]byte(clean))},
 		{"base64", b64},
 		{"base64 of base64, wrapped", wrap(base64.StdEncoding.EncodeToString([]byte(b64)), 76, "\r\n")},
 		{"quoted-printable", quotedPrintable(clean+strings.Repeat("y", 50), "-", 76, "\r\n")},
@@ -295,7 +238,7 @@ func TestRedactReflectionsCleanUntouched(t *testing.T) {
 func TestRedactUTF16AtTheEnd(t *testing.T) {
 	t.Parallel()
 	r := NewRedactor(NewSecret(testName, testKey))
-	in := utf16Text("key="+testKey, false, false)
+	in := string(encodetest.UTF16("key="+testKey, false, false))
 	in = in[:len(in)-1]
 	tp := transcodePass{st: r.current(), p: []byte(in), sc: new(redactScratch)}
 	tp.scanUTF16(0, len(in))

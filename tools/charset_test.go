@@ -5,30 +5,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/encoding/unicode"
-)
 
-// utf16Bytes encodes s in UTF-16, with a BOM when bom is set.
-func utf16Bytes(s string, big, bom bool) []byte {
-	units := utf16.Encode([]rune(s))
-	if bom {
-		units = append([]uint16{0xfeff}, units...)
-	}
-	var b []byte
-	for _, u := range units {
-		if big {
-			b = append(b, byte(u>>8), byte(u))
-		} else {
-			b = append(b, byte(u), byte(u>>8))
-		}
-	}
-	return b
-}
+	"github.com/keyveil/keyveil/internal/encodetest"
+)
 
 func encode(t *testing.T, e encoding.Encoding, s string) []byte {
 	t.Helper()
@@ -55,11 +39,11 @@ func TestCallAPITranscodesCharsets(t *testing.T) {
 		body              []byte
 		want              any // the body the model sees
 	}{
-		{"utf-16le with BOM, declared", "text/plain; charset=utf-16", utf16Bytes("echo: "+fakeKey+" é", false, true), "echo: " + marker + " é"},
-		{"utf-16be with BOM, undeclared", "", utf16Bytes("echo: "+fakeKey, true, true), "echo: " + marker},
-		{"utf-16le without BOM, undeclared", "", utf16Bytes("Authorization: Bearer "+fakeKey+"\r\n", false, false), "Authorization: Bearer " + marker + "\r\n"},
-		{"utf-16be without BOM, declared text/plain", "text/plain", utf16Bytes("key="+fakeKey, true, false), "key=" + marker},
-		{"utf-16 json", "application/json; charset=UTF-16LE", utf16Bytes(`{"token":"`+fakeKey+`"}`, false, false), map[string]any{"token": marker}},
+		{"utf-16le with BOM, declared", "text/plain; charset=utf-16", encodetest.UTF16("echo: "+fakeKey+" é", false, true), "echo: " + marker + " é"},
+		{"utf-16be with BOM, undeclared", "", encodetest.UTF16("echo: "+fakeKey, true, true), "echo: " + marker},
+		{"utf-16le without BOM, undeclared", "", encodetest.UTF16("Authorization: Bearer "+fakeKey+"\r\n", false, false), "Authorization: Bearer " + marker + "\r\n"},
+		{"utf-16be without BOM, declared text/plain", "text/plain", encodetest.UTF16("key="+fakeKey, true, false), "key=" + marker},
+		{"utf-16 json", "application/json; charset=UTF-16LE", encodetest.UTF16(`{"token":"`+fakeKey+`"}`, false, false), map[string]any{"token": marker}},
 		{"iso-8859-1", "text/plain; charset=ISO-8859-1", encode(t, charmap.ISO8859_1, "café "+fakeKey), "café " + marker},
 		{"windows-1252", "text/html; charset=windows-1252", encode(t, charmap.Windows1252, "“"+fakeKey+"” €"), "“" + marker + "” €"},
 		{"shift_jis", "text/plain; charset=Shift_JIS", encode(t, japanese.ShiftJIS, "日本 "+fakeKey), "日本 " + marker},
@@ -115,11 +99,11 @@ func TestBodyCharset(t *testing.T) {
 		{"utf-8", "text/plain; charset=utf-8", []byte("hello"), nil},
 		{"none", "", []byte("hello, world"), nil},
 		{"unknown charset", "text/plain; charset=x-klingon", []byte("hello"), nil},
-		{"image with NULs", "image/png", utf16Bytes("not text at all", false, false), nil},
+		{"image with NULs", "image/png", encodetest.UTF16("not text at all", false, false), nil},
 		{"utf-8 BOM", "", []byte("\xef\xbb\xbfhello"), nil},
 		{"a few NULs", "", []byte("ab\x00cdefghijklmnop\x00qrstuvwxyz"), nil},
-		{"utf-16le NULs", "", utf16Bytes("hello, world", false, false), unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)},
-		{"utf-16be NULs", "text/plain; charset=utf-8", utf16Bytes("hello, world", true, false), unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)},
+		{"utf-16le NULs", "", encodetest.UTF16("hello, world", false, false), unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)},
+		{"utf-16be NULs", "text/plain; charset=utf-8", encodetest.UTF16("hello, world", true, false), unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)},
 		{"latin-1", "text/plain; charset=latin1", []byte("caf\xe9"), charmap.Windows1252},
 	}
 	for _, tc := range tests {
