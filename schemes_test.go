@@ -268,7 +268,7 @@ var schemeRows = []schemeRow{
 		lines := strings.Split(strings.TrimSpace(sa.PEM), "\n")
 		// The key in the forms it could leak in; not the whole JSON, whose
 		// other fields are not secret (see scheme.Var.Document).
-		key := append([]string{sa.KeyID, strings.ReplaceAll(strings.TrimSpace(sa.PEM), "\n", `\n`)}, lines[1:len(lines)-1]...)
+		key := append([]string{sa.KeyID, strings.ReplaceAll(strings.TrimSpace(sa.PEM), "\n", `\n`), pemBody(sa.PEM)}, lines[1:len(lines)-1]...)
 		return schemeFixture{
 			auth:    fmt.Sprintf("{type: google_service_account, env: PROOF_SA_JSON, token_url: %q, scopes: [%q]}", te.TokenURL(), scope),
 			env:     []string{"PROOF_SA_JSON=" + sa.JSON},
