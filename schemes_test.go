@@ -373,9 +373,9 @@ func (rc *seenRequests) paths() []string {
 // runSchemeRow is the harness: it starts both downstreams and keyveil,
 // makes the calls, and checks what arrived where and what was written.
 func runSchemeRow(t *testing.T, fx schemeFixture) {
-	// The other origin answers everything and records it.
-	// It has a bearer key of its own, so that a mix-up between the two
-	// services' credentials shows on either side, and it echoes its own
+	// The other origin answers everything and records it. It has a bearer
+	// key of its own, so that a mix-up between the two services'
+	// credentials shows on either side, and it echoes its own
 	// Authorization back.
 	var other seenRequests
 	otherKey := proofSecret("other")
@@ -401,6 +401,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		err := fx.check(r, body)
+		r.Body = io.NopCloser(bytes.NewReader(body)) // whatever check read, add reads it whole
 		p := mine.add(r, err)
 		if err != nil {
 			http.Error(w, "credential rejected: "+err.Error(), http.StatusUnauthorized)
