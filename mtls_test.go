@@ -2,105 +2,50 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/keyveil/keyveil/internal/tlstest"
 )
 
-var certSerial atomic.Int64
-
-// mtlsCA is a certificate authority made for one test.
+// mtlsCA is a test CA with the issue the subprocess tests use: a server
+// certificate for 127.0.0.1 with a P-256 key, or a client one with an RSA
+// key (a PEM of many lines).
 type mtlsCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string
+	*tlstest.CA
+	pem string
 }
 
 func newMTLSCA(t *testing.T, name string) *mtlsCA {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(certSerial.Add(1)), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return &mtlsCA{cert: c, key: k, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+	ca := tlstest.NewCA(t, name)
+	return &mtlsCA{CA: ca, pem: ca.PEM}
 }
 
-// issue returns a certificate for cn signed by ca and its key, in PEM: for
-// a server on 127.0.0.1, or a client with an RSA key (a PEM of many
-// lines).
+// issue returns a certificate for cn signed by ca and its key, in PEM.
 func (ca *mtlsCA) issue(t *testing.T, cn string, server bool) (certPEM, keyPEM string) {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(certSerial.Add(1)), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	var pub, priv any
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		pub, priv = &k.PublicKey, k
-	} else {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, priv = &k.PublicKey, k
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(priv)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	c := ca.Issue(t, cn, tlstest.Options{Server: server, RSA: !server})
+	return c.CertPEM, c.KeyPEM
 }
 
 // startMTLSServer starts an HTTPS server with a certificate from ca;
 // clientCA non-nil requires a client certificate it signed.
 func startMTLSServer(t *testing.T, ca, clientCA *mtlsCA, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
-	c, k := ca.issue(t, "server", true)
-	pair, err := tls.X509KeyPair([]byte(c), []byte(k))
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "server", tlstest.Options{Server: true}).Pair}}
 	if clientCA != nil {
-		pool := x509.NewCertPool()
-		pool.AddCert(clientCA.cert)
-		srv.TLS.ClientAuth, srv.TLS.ClientCAs = tls.RequireAndVerifyClientCert, pool
+		srv.TLS.ClientAuth, srv.TLS.ClientCAs = tls.RequireAndVerifyClientCert, clientCA.Pool()
 	}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()

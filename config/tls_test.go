@@ -1,56 +1,22 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-)
 
-// testPEMs returns a self-signed CA certificate and its private key, in
-// PEM, made for the test.
-func testPEMs(t *testing.T) (cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "config test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
-}
+	"github.com/keyveil/keyveil/internal/tlstest"
+)
 
 // TestTLSBlock loads services files with a tls block and checks what is
 // accepted, where a relative ca_file resolves, and which line an error
 // points at.
 func TestTLSBlock(t *testing.T) {
 	t.Parallel()
-	cert, key := testPEMs(t)
+	ca := tlstest.NewCA(t, "config test CA")
+	cert, key := ca.PEM, ca.KeyPEM
 	tests := []struct {
 		name  string
 		files map[string]string // beside the services file
@@ -138,7 +104,7 @@ func TestTLSBlock(t *testing.T) {
 // mistake is refused without a byte of it in the message.
 func TestReadCAFileNeverQuotesAKey(t *testing.T) {
 	t.Parallel()
-	_, key := testPEMs(t)
+	key := tlstest.NewCA(t, "config test CA").KeyPEM
 	p := filepath.Join(t.TempDir(), "key.pem")
 	if err := os.WriteFile(p, []byte(key), 0o600); err != nil {
 		t.Fatal(err)

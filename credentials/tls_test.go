@@ -1,13 +1,8 @@
 package credentials
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -15,8 +10,6 @@ import (
 	"io"
 	"log"
 	"maps"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,108 +20,8 @@ import (
 	"time"
 
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/internal/tlstest"
 )
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string
-}
-
-var serial = struct {
-	sync.Mutex
-	n int64
-}{n: 1}
-
-func nextSerial() *big.Int {
-	serial.Lock()
-	defer serial.Unlock()
-	serial.n++
-	return big.NewInt(serial.n)
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: k, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
-}
-
-// issued is a certificate a testCA signed, with its key, in PEM and as a
-// tls.Certificate.
-type issued struct {
-	certPEM, keyPEM string
-	pair            tls.Certificate
-}
-
-// issue signs a certificate for cn: a server certificate for 127.0.0.1
-// when server, else a client one; rsaKey picks an RSA-2048 key (a PEM of
-// many lines) over P-256. notAfter zero means a day from now.
-func (ca *testCA) issue(t *testing.T, cn string, server, rsaKey bool, notAfter time.Time) issued {
-	t.Helper()
-	if notAfter.IsZero() {
-		notAfter = time.Now().Add(24 * time.Hour)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-48 * time.Hour),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-	}
-	var pub, priv any
-	if rsaKey {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, priv = &k.PublicKey, k
-	} else {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, priv = &k.PublicKey, k
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	is := issued{
-		certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})),
-	}
-	if is.pair, err = tls.X509KeyPair([]byte(is.certPEM), []byte(is.keyPEM)); err != nil {
-		t.Fatal(err)
-	}
-	return is
-}
 
 // writeTemp writes body to a file in a test directory and returns its
 // path.
@@ -158,7 +51,7 @@ func (s *tlsServer) seen() []string {
 // newTLSServer starts a TLS server with cert; clientCA non-nil requires a
 // client certificate signed by it, nil only asks for one. next, when set,
 // answers instead of the default "ok".
-func newTLSServer(t *testing.T, cert issued, clientCA *testCA, next http.HandlerFunc) *tlsServer {
+func newTLSServer(t *testing.T, cert tlstest.Cert, clientCA *tlstest.CA, next http.HandlerFunc) *tlsServer {
 	t.Helper()
 	s := &tlsServer{}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -175,10 +68,10 @@ func newTLSServer(t *testing.T, cert issued, clientCA *testCA, next http.Handler
 		}
 		_, _ = io.WriteString(w, "ok")
 	}))
-	s.TLS = &tls.Config{Certificates: []tls.Certificate{cert.pair}, ClientAuth: tls.RequestClientCert}
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{cert.Pair}, ClientAuth: tls.RequestClientCert}
 	if clientCA != nil {
 		pool := x509.NewCertPool()
-		pool.AddCert(clientCA.cert)
+		pool.AddCert(clientCA.Cert)
 		s.TLS.ClientAuth, s.TLS.ClientCAs = tls.RequireAndVerifyClientCert, pool
 	}
 	s.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are the point
@@ -210,26 +103,26 @@ func noneService(name, baseURL string, tl config.TLS) config.Service {
 // service and the fix and nothing of a certificate or the key.
 func TestTLSClientCertificate(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "keyveil test corp CA")
-	other := newTestCA(t, "keyveil test other CA")
-	serverCert := ca.issue(t, "billing-server.test", true, false, time.Time{})
-	good := ca.issue(t, "keyveil-client", false, true, time.Time{})
-	foreign := other.issue(t, "keyveil-client", false, false, time.Time{})
-	expired := ca.issue(t, "keyveil-client", false, false, time.Now().Add(-time.Hour))
+	ca := tlstest.NewCA(t, "keyveil test corp CA")
+	other := tlstest.NewCA(t, "keyveil test other CA")
+	serverCert := ca.Issue(t, "billing-server.test", tlstest.Options{Server: true})
+	good := ca.Issue(t, "keyveil-client", tlstest.Options{RSA: true})
+	foreign := other.Issue(t, "keyveil-client", tlstest.Options{})
+	expired := ca.Issue(t, "keyveil-client", tlstest.Options{NotAfter: time.Now().Add(-time.Hour)})
 	srv := newTLSServer(t, serverCert, ca, nil)
-	expiredSrv := newTLSServer(t, ca.issue(t, "old-server.test", true, false, time.Now().Add(-time.Hour)), nil, nil)
-	caFile := writeTemp(t, "ca.pem", ca.pem)
+	expiredSrv := newTLSServer(t, ca.Issue(t, "old-server.test", tlstest.Options{Server: true, NotAfter: time.Now().Add(-time.Hour)}), nil, nil)
+	caFile := writeTemp(t, "ca.pem", ca.PEM)
 	withCert := config.TLS{CAFile: caFile, ClientCertEnv: "BILLING_CERT", ClientKeyEnv: "BILLING_KEY"}
 
 	tests := []struct {
 		name string
 		url  string
 		tls  config.TLS
-		cert issued
+		cert tlstest.Cert
 		want string // "" for success
 	}{
 		{name: "right certificate", tls: withCert, cert: good},
-		{name: "key as one line with \\n", tls: withCert, cert: issued{certPEM: good.certPEM, keyPEM: strings.ReplaceAll(strings.TrimSuffix(good.keyPEM, "\n"), "\n", `\n`)}},
+		{name: "key as one line with \\n", tls: withCert, cert: tlstest.Cert{CertPEM: good.CertPEM, KeyPEM: strings.ReplaceAll(strings.TrimSuffix(good.KeyPEM, "\n"), "\n", `\n`)}},
 		{name: "no client certificate", tls: config.TLS{CAFile: caFile}, want: `the server requires a client certificate: set tls.client_cert_env and tls.client_key_env of service "internal"`},
 		{name: "certificate of another CA", tls: withCert, cert: foreign, want: `the server refused keyveil's client certificate: check that the certificate in BILLING_CERT (service "internal")`},
 		{name: "expired client certificate", tls: withCert, cert: expired, want: `the server says the client certificate in BILLING_CERT has expired; renew it (service "internal")`},
@@ -245,8 +138,8 @@ func TestTLSClientCertificate(t *testing.T) {
 				url = srv.URL
 			}
 			env := map[string]string{}
-			if tc.cert.certPEM != "" {
-				env["BILLING_CERT"], env["BILLING_KEY"] = tc.cert.certPEM, tc.cert.keyPEM
+			if tc.cert.CertPEM != "" {
+				env["BILLING_CERT"], env["BILLING_KEY"] = tc.cert.CertPEM, tc.cert.KeyPEM
 			}
 			cfg := &config.Config{Services: []config.Service{noneService("internal", url, tc.tls)}}
 			_, client := tlsSetup(t, cfg, env)
@@ -270,7 +163,7 @@ func TestTLSClientCertificate(t *testing.T) {
 			if !errors.As(err, &ex) || !strings.Contains(ex.Explain(), tc.want) {
 				t.Fatalf("GET error = %v, want one whose Explain() holds %q", err, tc.want)
 			}
-			for _, leak := range []string{"billing-server.test", "old-server.test", "keyveil test", "BEGIN", pemLine(tc.cert.keyPEM)} {
+			for _, leak := range []string{"billing-server.test", "old-server.test", "keyveil test", "BEGIN", pemLine(tc.cert.KeyPEM)} {
 				if leak != "" && strings.Contains(err.Error(), leak) {
 					t.Errorf("GET error %q shows %q", err, leak)
 				}
@@ -295,18 +188,18 @@ func pemLine(p string) string {
 // does, so the hop passes through the Transport to the other service.
 func TestTLSRedirectCarriesNoCertificate(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "keyveil test corp CA")
-	client := ca.issue(t, "keyveil-client", false, false, time.Time{})
-	other := newTLSServer(t, ca.issue(t, "other", true, false, time.Time{}), nil, nil)
-	first := newTLSServer(t, ca.issue(t, "billing", true, false, time.Time{}), ca, func(w http.ResponseWriter, r *http.Request) {
+	ca := tlstest.NewCA(t, "keyveil test corp CA")
+	client := ca.Issue(t, "keyveil-client", tlstest.Options{})
+	other := newTLSServer(t, ca.Issue(t, "other", tlstest.Options{Server: true}), nil, nil)
+	first := newTLSServer(t, ca.Issue(t, "billing", tlstest.Options{Server: true}), ca, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
 	})
-	caFile := writeTemp(t, "ca.pem", ca.pem)
+	caFile := writeTemp(t, "ca.pem", ca.PEM)
 	cfg := &config.Config{Services: []config.Service{
 		noneService("internal", first.URL, config.TLS{CAFile: caFile, ClientCertEnv: "C", ClientKeyEnv: "K"}),
 		noneService("other", other.URL, config.TLS{CAFile: caFile}),
 	}}
-	set, err := Load(cfg, &Env{dotenv: map[string]string{"C": client.certPEM, "K": client.keyPEM}})
+	set, err := Load(cfg, &Env{dotenv: map[string]string{"C": client.CertPEM, "K": client.KeyPEM}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,14 +222,14 @@ func TestTLSRedirectCarriesNoCertificate(t *testing.T) {
 // in every form it is written in, that the certificate is not (it is
 // public), and that the key variables are unset and listed by SecretVars.
 func TestTLSKeyRedacted(t *testing.T) {
-	ca := newTestCA(t, "keyveil test corp CA")
-	c := ca.issue(t, "keyveil-client", false, true, time.Time{})
-	b, _ := pem.Decode([]byte(c.keyPEM))
-	body := strings.Join(strings.Split(strings.TrimSpace(c.keyPEM), "\n")[1:len(strings.Split(strings.TrimSpace(c.keyPEM), "\n"))-1], "")
-	jsonPEM, _ := json.Marshal(c.keyPEM)
+	ca := tlstest.NewCA(t, "keyveil test corp CA")
+	c := ca.Issue(t, "keyveil-client", tlstest.Options{RSA: true})
+	b, _ := pem.Decode([]byte(c.KeyPEM))
+	body := strings.Join(strings.Split(strings.TrimSpace(c.KeyPEM), "\n")[1:len(strings.Split(strings.TrimSpace(c.KeyPEM), "\n"))-1], "")
+	jsonPEM, _ := json.Marshal(c.KeyPEM)
 	cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "BILLING_CERT", ClientKeyEnv: "BILLING_KEY"})}}
-	t.Setenv("BILLING_KEY", c.keyPEM)
-	set, err := Load(cfg, &Env{dotenv: map[string]string{"BILLING_CERT": c.certPEM}})
+	t.Setenv("BILLING_KEY", c.KeyPEM)
+	set, err := Load(cfg, &Env{dotenv: map[string]string{"BILLING_CERT": c.CertPEM}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,27 +241,27 @@ func TestTLSKeyRedacted(t *testing.T) {
 	}
 	red := set.Redactor()
 	forms := map[string]string{
-		"pem":        c.keyPEM,
-		"crlf":       strings.ReplaceAll(c.keyPEM, "\n", "\r\n"),
+		"pem":        c.KeyPEM,
+		"crlf":       strings.ReplaceAll(c.KeyPEM, "\n", "\r\n"),
 		"json":       string(jsonPEM),
-		"one line":   strings.ReplaceAll(c.keyPEM, "\n", `\n`),
+		"one line":   strings.ReplaceAll(c.KeyPEM, "\n", `\n`),
 		"joined":     body,
 		"hex der":    hex.EncodeToString(b.Bytes),
-		"a log line": "level=debug msg=loaded key=" + strings.Split(c.keyPEM, "\n")[7] + " next",
+		"a log line": "level=debug msg=loaded key=" + strings.Split(c.KeyPEM, "\n")[7] + " next",
 	}
 	for name, form := range forms {
 		got := red.RedactString(form)
 		if !strings.Contains(got, "[REDACTED:BILLING_KEY]") {
 			t.Errorf("Redact(%s form) has no marker: %.80q", name, got)
 		}
-		for i, line := range strings.Split(c.keyPEM, "\n") {
+		for i, line := range strings.Split(c.KeyPEM, "\n") {
 			if len(line) >= 16 && !strings.HasPrefix(line, "-----") && strings.Contains(got, line[4:16]) {
 				t.Errorf("Redact(%s form) still holds part of line %d of the key: %.120q", name, i, got)
 				break
 			}
 		}
 	}
-	if got := red.RedactString(c.certPEM); got != c.certPEM {
+	if got := red.RedactString(c.CertPEM); got != c.CertPEM {
 		t.Errorf("Redact(the certificate) = %.80q, want it unchanged: a certificate is public", got)
 	}
 	info, ok := set.TLS("internal")
@@ -390,32 +283,32 @@ func contains(list []string, s string) bool {
 // each error names the variable and never quotes a byte of the PEM.
 func TestTLSLoadErrors(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "keyveil test corp CA")
-	c := ca.issue(t, "keyveil-client", false, false, time.Time{})
-	d := ca.issue(t, "someone-else", false, false, time.Time{})
-	kb, _ := pem.Decode([]byte(c.keyPEM))
+	ca := tlstest.NewCA(t, "keyveil test corp CA")
+	c := ca.Issue(t, "keyveil-client", tlstest.Options{})
+	d := ca.Issue(t, "someone-else", tlstest.Options{})
+	kb, _ := pem.Decode([]byte(c.KeyPEM))
 	encrypted := string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: kb.Bytes}))
-	garbledKey := strings.Replace(c.keyPEM, pemLine(c.keyPEM)[:8], "AAAAAAAA", 1)
-	keyFile := writeTemp(t, "key.pem", c.keyPEM)
-	oneLine := strings.ReplaceAll(strings.TrimSuffix(c.keyPEM, "\n"), "\n", `\n`)
+	garbledKey := strings.Replace(c.KeyPEM, pemLine(c.KeyPEM)[:8], "AAAAAAAA", 1)
+	keyFile := writeTemp(t, "key.pem", c.KeyPEM)
+	oneLine := strings.ReplaceAll(strings.TrimSuffix(c.KeyPEM, "\n"), "\n", `\n`)
 	kc := fakeKeychain{"billing": {oneLine, "https://billing.corp.example"}, "elsewhere": {oneLine, "https://elsewhere.example"}}
 	tests := []struct {
 		name string
 		env  map[string]string
 		want string
 	}{
-		{"key missing", map[string]string{"C": c.certPEM}, "K is not set; add it to the env block of your MCP client config, or set K_FILE"},
-		{"key not PEM", map[string]string{"C": c.certPEM, "K": "sk-live-not-a-pem-0123456789"}, "holds no PEM block"},
-		{"key a reference", map[string]string{"C": c.certPEM, "K": "op://vault/item/key"}, "1Password reference"},
-		{"key in the keychain for another origin", map[string]string{"C": c.certPEM, "K": "keychain:elsewhere"}, "K refers to keychain:elsewhere, which is stored for https://elsewhere.example only"},
-		{"certificate in the keychain", map[string]string{"C": "keychain:billing", "K": c.keyPEM}, "a certificate is not secret"},
-		{"key encrypted", map[string]string{"C": c.certPEM, "K": encrypted}, "K is an encrypted private key"},
-		{"key garbled", map[string]string{"C": c.certPEM, "K": garbledKey}, "K is not a private key keyveil can read"},
-		{"key of another certificate", map[string]string{"C": d.certPEM, "K": c.keyPEM}, "the private key in K does not belong to the certificate in C"},
-		{"swapped", map[string]string{"C": c.keyPEM, "K": c.certPEM}, "C holds a private key (PEM block 1); it is for the certificate"},
-		{"certificate garbled", map[string]string{"C": strings.Replace(c.certPEM, pemLine(c.certPEM)[:8], "AAAAAAAA", 1), "K": c.keyPEM}, "C: PEM block 1 is not a certificate that parses"},
-		{"both NAME and NAME_FILE", map[string]string{"C": c.certPEM, "K": c.keyPEM, "K_FILE": keyFile}, "K and K_FILE are both set"},
-		{"key file missing", map[string]string{"C": c.certPEM, "K_FILE": "/nonexistent/key.pem"}, "names a file that does not exist; it must hold the path of a file containing the client key (PEM)"},
+		{"key missing", map[string]string{"C": c.CertPEM}, "K is not set; add it to the env block of your MCP client config, or set K_FILE"},
+		{"key not PEM", map[string]string{"C": c.CertPEM, "K": "sk-live-not-a-pem-0123456789"}, "holds no PEM block"},
+		{"key a reference", map[string]string{"C": c.CertPEM, "K": "op://vault/item/key"}, "1Password reference"},
+		{"key in the keychain for another origin", map[string]string{"C": c.CertPEM, "K": "keychain:elsewhere"}, "K refers to keychain:elsewhere, which is stored for https://elsewhere.example only"},
+		{"certificate in the keychain", map[string]string{"C": "keychain:billing", "K": c.KeyPEM}, "a certificate is not secret"},
+		{"key encrypted", map[string]string{"C": c.CertPEM, "K": encrypted}, "K is an encrypted private key"},
+		{"key garbled", map[string]string{"C": c.CertPEM, "K": garbledKey}, "K is not a private key keyveil can read"},
+		{"key of another certificate", map[string]string{"C": d.CertPEM, "K": c.KeyPEM}, "the private key in K does not belong to the certificate in C"},
+		{"swapped", map[string]string{"C": c.KeyPEM, "K": c.CertPEM}, "C holds a private key (PEM block 1); it is for the certificate"},
+		{"certificate garbled", map[string]string{"C": strings.Replace(c.CertPEM, pemLine(c.CertPEM)[:8], "AAAAAAAA", 1), "K": c.KeyPEM}, "C: PEM block 1 is not a certificate that parses"},
+		{"both NAME and NAME_FILE", map[string]string{"C": c.CertPEM, "K": c.KeyPEM, "K_FILE": keyFile}, "K and K_FILE are both set"},
+		{"key file missing", map[string]string{"C": c.CertPEM, "K_FILE": "/nonexistent/key.pem"}, "names a file that does not exist; it must hold the path of a file containing the client key (PEM)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -443,21 +336,21 @@ func TestTLSLoadErrors(t *testing.T) {
 	t.Run("key from the keychain", func(t *testing.T) {
 		t.Parallel()
 		cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
-		set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.certPEM, "K": "keychain:billing"}, keychain: kc.lookup})
+		set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.CertPEM, "K": "keychain:billing"}, keychain: kc.lookup})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if info, _ := set.TLS("internal"); info.KeySource != SourceKeychain || info.KeyPath != "billing" {
 			t.Errorf("TLS(internal) = %+v, want the key from the keychain secret billing", info)
 		}
-		if got := set.Redactor().RedactString(pemLine(c.keyPEM)); strings.Contains(got, pemLine(c.keyPEM)[:16]) {
+		if got := set.Redactor().RedactString(pemLine(c.KeyPEM)); strings.Contains(got, pemLine(c.KeyPEM)[:16]) {
 			t.Errorf("Redact(a line of the keychain key) = %q", got)
 		}
 	})
 	t.Run("key from NAME_FILE", func(t *testing.T) {
 		t.Parallel()
 		cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
-		set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.certPEM, "K_FILE": keyFile}})
+		set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.CertPEM, "K_FILE": keyFile}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -472,7 +365,7 @@ func TestTLSLoadErrors(t *testing.T) {
 // its variable and the date, and a fresh one draws none.
 func TestTLSExpiryWarnings(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "keyveil test corp CA")
+	ca := tlstest.NewCA(t, "keyveil test corp CA")
 	now := time.Now()
 	tests := []struct {
 		name     string
@@ -486,9 +379,9 @@ func TestTLSExpiryWarnings(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := ca.issue(t, "keyveil-client", false, false, tc.notAfter)
+			c := ca.Issue(t, "keyveil-client", tlstest.Options{NotAfter: tc.notAfter})
 			cfg := &config.Config{Services: []config.Service{noneService("internal", "https://billing.corp.example", config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
-			set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.certPEM, "K": c.keyPEM}})
+			set, err := Load(cfg, &Env{dotenv: map[string]string{"C": c.CertPEM, "K": c.KeyPEM}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -511,10 +404,10 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // it is.
 func TestTLSWithBase(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "keyveil test corp CA")
-	client := ca.issue(t, "keyveil-client", false, false, time.Time{})
-	srv := newTLSServer(t, ca.issue(t, "server", true, false, time.Time{}), nil, nil)
-	env := map[string]string{"C": client.certPEM, "K": client.keyPEM}
+	ca := tlstest.NewCA(t, "keyveil test corp CA")
+	client := ca.Issue(t, "keyveil-client", tlstest.Options{})
+	srv := newTLSServer(t, ca.Issue(t, "server", tlstest.Options{Server: true}), nil, nil)
+	env := map[string]string{"C": client.CertPEM, "K": client.KeyPEM}
 	cfg := &config.Config{Services: []config.Service{noneService("internal", srv.URL, config.TLS{ClientCertEnv: "C", ClientKeyEnv: "K"})}}
 
 	t.Run("an http.Transport keeps its roots and gains the certificate", func(t *testing.T) {
@@ -523,7 +416,7 @@ func TestTLSWithBase(t *testing.T) {
 			t.Fatal(err)
 		}
 		pool := x509.NewCertPool()
-		pool.AddCert(ca.cert)
+		pool.AddCert(ca.Cert)
 		base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 		tr := NewTransport(set, cfg, &TransportOptions{Base: base})
 		t.Cleanup(tr.CloseIdleConnections)
@@ -566,7 +459,7 @@ func TestTLSWithBase(t *testing.T) {
 // text, side by side with a Redactor that knows one API key alone.
 func BenchmarkRedactorWithClientKey(b *testing.B) {
 	t := &testing.T{}
-	ca := newTestCA(t, "keyveil bench CA")
+	ca := tlstest.NewCA(t, "keyveil bench CA")
 	api := NewSecret("API_KEY", "sk-test-0123456789abcdefghij")
 	text := []byte(strings.Repeat(`The quick brown fox jumps over the lazy dog. {"id":123,"name":"abc"}`+"\n", 200))
 	for _, bc := range []struct {
@@ -574,8 +467,8 @@ func BenchmarkRedactorWithClientKey(b *testing.B) {
 		key  string
 	}{
 		{"api-key-only", ""},
-		{"ecdsa-p256", ca.issue(t, "c", false, false, time.Time{}).keyPEM},
-		{"rsa-2048", ca.issue(t, "c", false, true, time.Time{}).keyPEM},
+		{"ecdsa-p256", ca.Issue(t, "c", tlstest.Options{}).KeyPEM},
+		{"rsa-2048", ca.Issue(t, "c", tlstest.Options{RSA: true}).KeyPEM},
 	} {
 		secrets := []Secret{api}
 		if bc.key != "" {

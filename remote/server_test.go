@@ -1,18 +1,11 @@
 package remote
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyveil/keyveil/internal/tlstest"
 	"github.com/keyveil/keyveil/keys"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -345,45 +339,20 @@ func TestListenAndServeTLS(t *testing.T) {
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and returns its files and
-// a pool that trusts it.
+// a pool that trusts it (through the test CA that signed it).
 func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "keyveil test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := tlstest.NewCA(t, "keyveil test CA")
+	c := ca.Issue(t, "keyveil test", tlstest.Options{Server: true})
 	dir := t.TempDir()
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	var cb, kb bytes.Buffer
-	pem.Encode(&cb, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	pem.Encode(&kb, &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	if err := os.WriteFile(certFile, cb.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(certFile, []byte(c.CertPEM), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(keyFile, kb.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, []byte(c.KeyPEM), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
+	return certFile, keyFile, ca.Pool()
 }
 
 // TestMetricsRoute: /metrics answers only to a valid key, with or without
