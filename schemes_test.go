@@ -423,6 +423,13 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 			_ = json.NewEncoder(w).Encode(map[string]any{
 				"headers": p.header, "query": p.rawQuery, "forms": forms,
 			})
+		case "/api/public/hop307":
+			// A 307 repeats the method and the body: a signing scheme
+			// must sign the replayed body anew.
+			http.Redirect(w, r, "/api/public/posted", http.StatusTemporaryRedirect)
+		case "/api/public/posted":
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"method": p.method, "body": string(p.body)})
 		case "/api/public/boom":
 			http.Error(w, "internal error checking "+strings.Join(fx.secrets(), " and "), http.StatusInternalServerError)
 		case "/api/public/hop1":
@@ -453,7 +460,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
   proof:
     base_url: %s/api
     auth: %s
-    allow: ["GET /public/**"]
+    allow: ["GET /public/**", "POST /public/*"]
 %s  other:
     base_url: %s
     auth: {type: bearer, env: PROOF_OTHER_KEY}
@@ -482,20 +489,25 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 		service, path string
 		want          []string // in the result, marshalled
 		probe         bool
+		body          any // sent with POST; nil: GET
 	}{
-		{"proof", "/public/echo", []string{`"status":200`, "[REDACTED:"}, false},
-		{"other", "/direct", []string{`"status":200`, `"other":true`}, false},
-		{"proof", "/public/hop1", []string{`"status":302`, "cross-origin"}, false},
-		{"proof", "/public/deny", []string{`"status":302`, "not-allowed"}, false},
-		{"proof", "/public/out", []string{`"status":302`, "outside-base-path"}, false},
-		{"other", "/direct", []string{`"status":200`}, false},
-		{"proof", "/public/echo", []string{`"status":200`, "[REDACTED:"}, false},
-		{"proof", "/public/boom", []string{`"status":500`, "[REDACTED:", `"isError":true`}, false},
-		{"proof", "/public/probe", nil, true},
-		{"other", "/probe", nil, true},
+		{"proof", "/public/echo", []string{`"status":200`, "[REDACTED:"}, false, nil},
+		{"other", "/direct", []string{`"status":200`, `"other":true`}, false, nil},
+		{"proof", "/public/hop1", []string{`"status":302`, "cross-origin"}, false, nil},
+		{"proof", "/public/deny", []string{`"status":302`, "not-allowed"}, false, nil},
+		{"proof", "/public/out", []string{`"status":302`, "outside-base-path"}, false, nil},
+		{"other", "/direct", []string{`"status":200`}, false, nil},
+		{"proof", "/public/echo", []string{`"status":200`, "[REDACTED:"}, false, nil},
+		{"proof", "/public/boom", []string{`"status":500`, "[REDACTED:", `"isError":true`}, false, nil},
+		{"proof", "/public/probe", nil, true, nil},
+		{"other", "/probe", nil, true, nil},
+		{"proof", "/public/hop307", []string{`"status":200`, `"method":"POST"`, `proof-body`}, false, map[string]any{"q": "proof-body"}},
 	}
 	for i, c := range calls {
 		args := map[string]any{"service": c.service, "method": "GET", "path": c.path}
+		if c.body != nil {
+			args["method"], args["body"] = "POST", c.body
+		}
 		if c.probe {
 			args["headers"], args["query"] = probe, probeQuery
 		}
@@ -533,7 +545,7 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 			t.Errorf("the scheme's downstream rejected GET %s: %v", p.path, p.checkErr)
 		}
 	}
-	wantPaths := []string{"/api/public/echo", "/api/public/hop1", "/api/public/hop2", "/api/public/deny", "/api/public/out", "/api/public/echo", "/api/public/boom"}
+	wantPaths := []string{"/api/public/echo", "/api/public/hop1", "/api/public/hop2", "/api/public/deny", "/api/public/out", "/api/public/echo", "/api/public/boom", "/api/public/hop307", "/api/public/posted"}
 	if got := withoutProbes(mine.paths()); strings.Join(got, " ") != strings.Join(wantPaths, " ") {
 		t.Errorf("the scheme's downstream received %q, want %q (the same-origin hop followed once, nothing outside the base path or the allow rules)", got, wantPaths)
 	}
