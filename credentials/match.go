@@ -386,8 +386,9 @@ type fragIndex struct {
 	tshift uint
 	tmask  uint64
 
-	data []byte         // the folded patterns, back to back (matcher.data)
-	pats []matchPattern // matcher.pats
+	data      []byte         // the folded patterns, back to back (matcher.data)
+	pats      []matchPattern // matcher.pats
+	contained []bool         // matcher.contained: patterns the index leaves out
 
 	// prefixes holds every folded prefix of 4 to fragLen-1 bytes of a
 	// pattern, as a zero-padded little-endian word: what a cut must not
@@ -415,7 +416,7 @@ type fragSlot struct {
 // adds no window of its own and is left out: the lines of a client key's
 // PEM, and their encodings byte by byte, are pieces of its joined body's.
 func (m *matcher) fragments() *fragIndex {
-	fx := &fragIndex{data: m.data, pats: m.pats, prefixes: make(map[uint64]bool)}
+	fx := &fragIndex{data: m.data, pats: m.pats, contained: m.contained, prefixes: make(map[uint64]bool)}
 	grams, windows := 0, 0
 	for pi, p := range m.pats {
 		for k := minPrefix; k < fragLen && k <= int(p.n); k++ {
@@ -443,16 +444,7 @@ func (m *matcher) fragments() *fragIndex {
 	for !fx.fill(m, distinct) {
 		distinct = windows
 	}
-	for pi, p := range m.pats {
-		if m.contained[pi] {
-			continue
-		}
-		text := m.data[p.off : p.off+p.n]
-		for off := 0; off+fragProbe <= len(text); off++ {
-			h := (((loadWord(text, off) | foldBits) & fragMask) * hashMul) >> fx.bshift
-			fx.bitmap[h>>6] |= 1 << (h & 63)
-		}
-	}
+	fx.setProbes(fx.bitmap, fx.bshift)
 	return fx
 }
 
@@ -538,45 +530,69 @@ func (fx *fragIndex) find(text []byte, dst []redactSpan) []redactSpan {
 		return dst
 	}
 	next := 0 // windows before next were looked at
-	add := func(s, e int, id int32) {
-		if k := len(dst) - 1; k >= 0 && s <= dst[k].end {
-			dst[k].end = max(dst[k].end, e)
-			return
-		}
-		dst = append(dst, redactSpan{start: s, end: e, id: id, size: int32(e - s)})
-	}
 	bitmap, shift := fx.bitmap, fx.bshift
 	for p := 0; p+fragProbe <= n; p += fragStride {
-		var k uint64
-		if p+8 <= n {
-			k = (binary.LittleEndian.Uint64(text[p:]) | foldBits) & fragMask
-		} else {
-			k = (loadWord(text, p) | foldBits) & fragMask
-		}
+		k := probeKey(text, p)
 		h := (k * hashMul) >> shift
 		if bitmap[h>>6]&(1<<(h&63)) == 0 {
 			continue
 		}
-		// The windows holding text[p:p+fragProbe].
-		for w := max(p-fragStride+1, next); w <= p && w+fragLen <= n; w++ {
-			next = w + 1
-			sl := fx.window(text, w)
-			if sl == nil {
-				continue
-			}
-			// Follow the pattern: the window at w+j is one of its grams
-			// while the next byte matches too.
-			pat := fx.pats[sl.pat-1]
-			e, end := w+fragLen, int(pat.off+pat.n)
-			for q := int(sl.pos) + fragLen; e < n && q < end && lowerASCII[text[e]] == fx.data[q]; q++ {
-				e++
-			}
-			add(w, e, pat.id)
-			w = e - fragLen // the loop's w++ looks at the next window
-			next = w + 1
-		}
+		dst, next = fx.windowsAt(text, p, next, dst)
 	}
 	return dst
+}
+
+// probeKey is the folded fragProbe-gram of text at p.
+func probeKey(text []byte, p int) uint64 {
+	if p+8 <= len(text) {
+		return (binary.LittleEndian.Uint64(text[p:]) | foldBits) & fragMask
+	}
+	return (loadWord(text, p) | foldBits) & fragMask
+}
+
+// windowsAt looks up the windows holding text[p:p+fragProbe] from next on
+// (those before were looked at), appends to dst the runs they start,
+// merged with the last where they overlap or touch, and returns dst and
+// the next window to look at.
+func (fx *fragIndex) windowsAt(text []byte, p, next int, dst []redactSpan) ([]redactSpan, int) {
+	n := len(text)
+	for w := max(p-fragStride+1, next); w <= p && w+fragLen <= n; w++ {
+		next = w + 1
+		sl := fx.window(text, w)
+		if sl == nil {
+			continue
+		}
+		// Follow the pattern: the window at w+j is one of its grams
+		// while the next byte matches too.
+		pat := fx.pats[sl.pat-1]
+		e, end := w+fragLen, int(pat.off+pat.n)
+		for q := int(sl.pos) + fragLen; e < n && q < end && lowerASCII[text[e]] == fx.data[q]; q++ {
+			e++
+		}
+		if k := len(dst) - 1; k >= 0 && w <= dst[k].end {
+			dst[k].end = max(dst[k].end, e)
+		} else {
+			dst = append(dst, redactSpan{start: w, end: e, id: pat.id, size: int32(e - w)})
+		}
+		w = e - fragLen // the loop's w++ looks at the next window
+		next = w + 1
+	}
+	return dst, next
+}
+
+// setProbes sets in bm, a bitmap indexed by the top 64-shift bits of a
+// hash, the bit of every fragProbe-gram of the patterns the index holds.
+func (fx *fragIndex) setProbes(bm []uint64, shift uint) {
+	for pi, p := range fx.pats {
+		if fx.contained[pi] {
+			continue
+		}
+		text := fx.data[p.off : p.off+p.n]
+		for off := 0; off+fragProbe <= len(text); off++ {
+			h := (((loadWord(text, off) | foldBits) & fragMask) * hashMul) >> shift
+			bm[h>>6] |= 1 << (h & 63)
+		}
+	}
 }
 
 // endsWithPrefix reports whether text ends with a prefix of minPrefix to

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -229,6 +230,30 @@ func BenchmarkRedactorAdd(b *testing.B) {
 			i++
 		}
 	})
+	// What a redaction pays for the token's group of its own: the same
+	// secrets learnt at once (one group) and the token added after (two).
+	text := []byte(strings.Repeat(`The quick brown fox jumps over the lazy dog. {"id":123,"name":"abc"}`+"\n", 200))
+	one := NewRedactor(append(slices.Clone(base), token(0))...)
+	two := NewRedactor(base...)
+	two.Add(token(0))
+	for _, rc := range []struct {
+		name string
+		r    *Redactor
+	}{{"one-group", one}, {"two-groups", two}} {
+		b.Run("redact-14KB/"+rc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				rc.r.Redact(text)
+			}
+		})
+		b.Run("fragments-14KB/"+rc.name, func(b *testing.B) {
+			rc.r.RedactFragments(text, nil)
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				rc.r.RedactFragments(text, nil)
+			}
+		})
+	}
 	b.Run("add-token-then-fragments", func(b *testing.B) {
 		r := NewRedactor(base...)
 		r.RedactFragments(body, nil)

@@ -46,13 +46,7 @@ import (
 // fragments returns the fragment indexes of every group, building on
 // first use those not built yet.
 func (st *redactState) fragments() *fragSet {
-	st.fragOnce.Do(func() {
-		fs := &fragSet{base: st.m.base}
-		for _, g := range st.groups {
-			fs.fx = append(fs.fx, g.fragments())
-		}
-		st.frag = fs
-	})
+	st.fragOnce.Do(func() { st.frag = newFragSet(st.groups, st.m.base) })
 	return st.frag
 }
 

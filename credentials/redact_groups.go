@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -145,21 +146,66 @@ func (s *matchSet) find(text []byte, dst []redactSpan) []redactSpan {
 type fragSet struct {
 	fx   []*fragIndex
 	base []int32
+
+	// With several groups, probes is the union of their probe bitmaps,
+	// as large as the largest: the scan probes the text once, and asks a
+	// group only where it may hold the probe. A small group (the tokens)
+	// then costs a bit or two more in that bitmap, not a scan of its own.
+	probes []uint64
+	pshift uint
+}
+
+// newFragSet returns the fragment indexes of groups, building those not
+// built yet.
+func newFragSet(groups []*redactGroup, base []int32) *fragSet {
+	fs := &fragSet{base: base}
+	for _, g := range groups {
+		fs.fx = append(fs.fx, g.fragments())
+	}
+	if len(fs.fx) < 2 {
+		return fs
+	}
+	big := fs.fx[0]
+	for _, fx := range fs.fx[1:] {
+		if len(fx.bitmap) > len(big.bitmap) {
+			big = fx
+		}
+	}
+	fs.probes, fs.pshift = slices.Clone(big.bitmap), big.bshift
+	for _, fx := range fs.fx {
+		if fx != big {
+			fx.setProbes(fs.probes, fs.pshift)
+		}
+	}
+	return fs
 }
 
 // find appends to dst the runs of text that are runs of a pattern of some
 // group and at least fragLen long, merged where they overlap or touch, in
-// order: what one index over every group's patterns would find.
+// order: what one index over every group's patterns would find. Each group
+// finds the runs its own find would.
 func (s *fragSet) find(text []byte, dst []redactSpan) []redactSpan {
 	if len(s.fx) == 1 {
 		return s.fx[0].find(text, dst)
 	}
-	var all, found []redactSpan
-	for i, fx := range s.fx {
-		// Each group's own list: find merges a run into the last one in
-		// dst, which must be its own.
-		found = fx.find(text, found[:0])
-		for _, r := range found {
+	n := len(text)
+	runs := make([][]redactSpan, len(s.fx))
+	next := make([]int, len(s.fx))
+	for p := 0; n >= fragLen && p+fragProbe <= n; p += fragStride {
+		k := probeKey(text, p)
+		h := (k * hashMul) >> s.pshift
+		if s.probes[h>>6]&(1<<(h&63)) == 0 {
+			continue
+		}
+		for i, fx := range s.fx {
+			if h := (k * hashMul) >> fx.bshift; fx.bitmap[h>>6]&(1<<(h&63)) != 0 {
+				runs[i], next[i] = fx.windowsAt(text, p, next[i], runs[i])
+			}
+		}
+	}
+	var all []redactSpan
+	for i, rs := range runs {
+		for _, r := range rs {
 			r.id += s.base[i]
 			all = append(all, r)
 		}
