@@ -13,32 +13,17 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyveil/keyveil/internal/clocktest"
 )
 
-// fakeClock is a settable clock for expiry tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is a clock for expiry tests, moved by hand.
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // newRegistry opens an empty registry in a fresh directory.
-func newRegistry(t *testing.T, clock *fakeClock) *Registry {
+func newRegistry(t *testing.T, clock *clocktest.Clock) *Registry {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "keys.json")
 	r, err := Open(path, &Options{Now: clock.Now, CreateMissing: true, PollInterval: -1})

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyveil/keyveil/internal/clocktest"
+	"github.com/keyveil/keyveil/internal/logtest"
 	"github.com/keyveil/keyveil/keys"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -26,43 +28,6 @@ const (
 	protoStable = "2025-11-25"
 	protoNewest = "2026-07-28"
 )
-
-// fakeClock is a settable clock shared by the registry (expiry) and the
-// server (rate limits).
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // toolServers is a NewServer that mimics tools.Register's scope filter: a
 // tool needing "write" is registered only when the scopes allow it. It
@@ -135,8 +100,8 @@ func (a *auditLog) all() []AccessRecord {
 type env struct {
 	url     string
 	keys    *keys.Registry
-	clock   *fakeClock
-	logs    *syncBuffer
+	clock   *clocktest.Clock
+	logs    *logtest.Buffer
 	audit   *auditLog
 	servers *toolServers
 	client  *http.Client
@@ -148,8 +113,8 @@ type env struct {
 func start(t testing.TB, poll time.Duration, mod func(*Options)) *env {
 	t.Helper()
 	e := &env{
-		clock:   &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
-		logs:    &syncBuffer{},
+		clock:   clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
+		logs:    &logtest.Buffer{},
 		audit:   &auditLog{},
 		servers: &toolServers{},
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyveil/keyveil/internal/logtest"
 	"github.com/keyveil/keyveil/internal/tlstest"
 	"github.com/keyveil/keyveil/keys"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -185,7 +186,7 @@ func TestListenAndServeShutsDownWithOpenSessions(t *testing.T) {
 	for _, version := range []string{protoStable, protoNewest} {
 		t.Run(version, func(t *testing.T) {
 			t.Parallel()
-			var logs syncBuffer
+			var logs logtest.Buffer
 			opts, addrs := serveOptions(t, &logs)
 			key, k, err := opts.Keys.Create("agent", nil, 0, keys.Rate{})
 			if err != nil {
@@ -247,7 +248,7 @@ func TestIsStream(t *testing.T) {
 
 func TestListenAndServeRefusals(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	opts, _ := serveOptions(t, &logs)
 	tests := []struct {
 		name   string
@@ -281,7 +282,7 @@ func TestListenAndServeRefusals(t *testing.T) {
 
 func TestListenAndServeInsecurePublicWarns(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	opts, addrs := serveOptions(t, &logs)
 	opts.Addr = "0.0.0.0:0"
 	opts.InsecurePublic = true
@@ -298,7 +299,7 @@ func TestListenAndServeInsecurePublicWarns(t *testing.T) {
 func TestListenAndServeTLS(t *testing.T) {
 	t.Parallel()
 	certFile, keyFile, pool := selfSigned(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	opts, addrs := serveOptions(t, &logs)
 	opts.Addr = "0.0.0.0:0" // allowed because of TLS
 	opts.TLSCert, opts.TLSKey = certFile, keyFile

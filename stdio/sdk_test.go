@@ -17,6 +17,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/keyveil/keyveil/internal/logtest"
 )
 
 // TestWithheldMessageKeepsSession runs a real mcp.Server over the
@@ -29,7 +31,7 @@ import (
 func TestWithheldMessageKeepsSession(t *testing.T) {
 	t.Parallel()
 	pr, pw := io.Pipe()
-	h := &harness{t: t, in: pw, out: newRecorder(), logs: &syncBuffer{}, done: make(chan error, 1)}
+	h := &harness{t: t, in: pw, out: newRecorder(), logs: &logtest.Buffer{}, done: make(chan error, 1)}
 	tr := &Transport{
 		In:  pr,
 		Out: h.out,

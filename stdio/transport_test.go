@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/keyveil/keyveil/internal/logtest"
 )
 
 const fakeKey = "sk-test-LEAKCHECK-0123456789"
@@ -141,24 +143,6 @@ func (r *recorder) contains(s string) bool {
 	return strings.Contains(strings.Join(lines, "\n"), s)
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type echoIn struct {
 	Text string `json:"text"`
 }
@@ -168,7 +152,7 @@ type harness struct {
 	t       *testing.T
 	in      *io.PipeWriter
 	out     *recorder
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	done    chan error    // receives Run's result
 	started chan string   // a slow or stuck tool sends its name when it starts
 	release chan struct{} // closed to let the slow tool return
@@ -183,7 +167,7 @@ func start(t *testing.T, tr *Transport) *harness {
 		t:       t,
 		in:      pw,
 		out:     newRecorder(),
-		logs:    &syncBuffer{},
+		logs:    &logtest.Buffer{},
 		done:    make(chan error, 1),
 		started: make(chan string, 4),
 		release: make(chan struct{}),

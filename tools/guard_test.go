@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/keyveil/keyveil/internal/clocktest"
 )
 
 // guardConfig declares the tools the guardrail tests call, on one service
@@ -116,26 +118,9 @@ func newCounter(t *testing.T, answer http.HandlerFunc) *counter {
 	return c
 }
 
-// fakeClock is a Deps.Now that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 7, 28, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock is a Deps.Now that moves only when told.
+func newFakeClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 7, 28, 9, 0, 0, 0, time.UTC))
 }
 
 // redactFake replaces fakeKey, as the real redactor would.

@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/keyveil/keyveil/config"
+	"github.com/keyveil/keyveil/internal/logtest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -88,24 +88,9 @@ func testClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine to write while
-// the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects the audit lines and logs the server goroutines
+// write while the test reads them.
+type syncBuffer struct{ logtest.Buffer }
 
 // records decodes the audit lines written so far.
 func (s *syncBuffer) records(t *testing.T) []map[string]any {
