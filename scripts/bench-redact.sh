@@ -17,6 +17,11 @@
 #   strings-replacer             strings.NewReplacer over every variant
 #                                (exact case only: the weakest baseline)
 #
+# What a long secret costs the Redactor to build, and an OAuth token's
+# Add and Forget beside an RSA client key, is BenchmarkRedactorAdd:
+#
+#   go test -run='^$' -bench=RedactorAdd -benchmem ./credentials
+#
 # Takes about a minute. COUNT and BENCHTIME override the defaults; the
 # machine should be otherwise idle, since every result is wall-clock time.
 #
