@@ -2,7 +2,6 @@ package config
 
 import (
 	"maps"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -95,24 +94,7 @@ func TestAuthListErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := writeFile(t, tc.body)
-			_, err := Load(p, lookupMap(nil))
-			if err == nil {
-				t.Fatalf("Load(%q) = nil error, want %q", tc.body, tc.want)
-			}
-			var line string
-			for _, l := range strings.Split(err.Error(), "\n") {
-				if strings.Contains(l, tc.want) {
-					line = l
-					break
-				}
-			}
-			if line == "" {
-				t.Fatalf("Load(%q) error = %v, want a line containing %q", tc.body, err, tc.want)
-			}
-			if prefix := p + ":" + strconv.Itoa(tc.line) + ":"; !strings.HasPrefix(line, prefix) {
-				t.Errorf("Load(%q) error line = %q, want prefix %q", tc.body, line, prefix)
-			}
+			loadErrorAt(t, tc.body, tc.line, tc.want)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,32 @@ func writeFile(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// loadErrorAt loads body as a services file and returns its error, failing
+// the test unless one of the error's lines contains want and points at
+// the file's line (PATH:LINE: ...).
+func loadErrorAt(t *testing.T, body string, line int, want string) error {
+	t.Helper()
+	p := writeFile(t, body)
+	_, err := Load(p, lookupMap(nil))
+	if err == nil {
+		t.Fatalf("Load(%q) = nil error, want %q", body, want)
+	}
+	var got string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if strings.Contains(l, want) {
+			got = l
+			break
+		}
+	}
+	if got == "" {
+		t.Fatalf("Load(%q) error = %v, want a line containing %q", body, err, want)
+	}
+	if prefix := p + ":" + strconv.Itoa(line) + ":"; !strings.HasPrefix(got, prefix) {
+		t.Errorf("Load(%q) error line = %q, want prefix %q", body, got, prefix)
+	}
+	return err
 }
 
 func TestLoadFileDesignExample(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -250,25 +249,7 @@ func TestFileErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := writeFile(t, tc.body)
-			_, err := Load(p, lookupMap(nil))
-			if err == nil {
-				t.Fatalf("Load(%q) = nil error, want %q", tc.body, tc.want)
-			}
-			prefix := p + ":" + strconv.Itoa(tc.line) + ":"
-			var line string
-			for _, l := range strings.Split(err.Error(), "\n") {
-				if strings.Contains(l, tc.want) {
-					line = l
-					break
-				}
-			}
-			if line == "" {
-				t.Fatalf("Load(%q) error = %v, want a line containing %q", tc.body, err, tc.want)
-			}
-			if !strings.HasPrefix(line, prefix) {
-				t.Errorf("Load(%q) error line = %q, want prefix %q", tc.body, line, prefix)
-			}
+			err := loadErrorAt(t, tc.body, tc.line, tc.want)
 			for _, leak := range []string{secret, strings.ToLower(secret), "ghp_LEAKCHECK"} {
 				if strings.Contains(err.Error(), leak) {
 					t.Errorf("Load(%q) error quotes the inline secret: %v", tc.body, err)
