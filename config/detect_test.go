@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strconv"
 	"strings"
 	"testing"
 
@@ -52,14 +51,7 @@ func TestDetectErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := writeFile(t, tc.body)
-			_, err := Load(p, lookupMap(nil))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Load(%q) error = %v, want one containing %q", tc.body, err, tc.want)
-			}
-			if prefix := p + ":" + strconv.Itoa(tc.line) + ":"; !strings.HasPrefix(err.Error(), prefix) {
-				t.Errorf("Load(%q) error = %q, want prefix %q", tc.body, err, prefix)
-			}
+			err := loadErrorAt(t, tc.body, tc.line, tc.want)
 			if strings.Contains(err.Error(), "LEAKCHECK") {
 				t.Errorf("Load(%q) error quotes a pasted key: %v", tc.body, err)
 			}
@@ -84,14 +76,7 @@ func TestResponseErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := writeFile(t, tc.body)
-			_, err := Load(p, lookupMap(nil))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Load(%q) error = %v, want one containing %q", tc.body, err, tc.want)
-			}
-			if prefix := p + ":" + strconv.Itoa(tc.line) + ":"; !strings.HasPrefix(err.Error(), prefix) {
-				t.Errorf("Load(%q) error = %q, want prefix %q", tc.body, err, prefix)
-			}
+			loadErrorAt(t, tc.body, tc.line, tc.want)
 		})
 	}
 }
