@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // anyMarker matches a redaction marker, whatever its name.
@@ -293,4 +294,54 @@ func TestFragmentIndexSize(t *testing.T) {
 	if small.fill(m, len(exact)/4) {
 		t.Errorf("fill for a quarter of %d distinct windows reported success", len(exact))
 	}
+}
+
+// FuzzRedactorGroups checks that a Redactor holding a big secret and a
+// token learnt after it, in two groups, redacts any text as one that
+// learnt both at once: the same Redact, the same bytes redacted by
+// RedactFragments, the same Cut.
+func FuzzRedactorGroups(f *testing.F) {
+	f.Add([]byte("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"), []byte("ya29.a0AfH6SMBx1234567890"), []byte(`{"echo":"x"}`), uint8(0), uint8(3), uint8(20), uint16(5))
+	f.Add([]byte("abcdefghijkl"), []byte("abcdefg hijkl"), []byte("QUJD\r\n"), uint8(2), uint8(1), uint8(9), uint16(0))
+	f.Fuzz(func(t *testing.T, seed, tok, text []byte, variant, from, n uint8, at uint16) {
+		if len(seed) < fragLen || len(seed) > 80 || len(tok) < fragLen || len(tok) > 80 || len(text) > 2048 ||
+			!utf8.Valid(seed) || !utf8.Valid(tok) || bytes.IndexByte(seed, 0) >= 0 || bytes.IndexByte(tok, 0) >= 0 {
+			return
+		}
+		// A secret heavy enough to keep its own group, like a client key.
+		var big strings.Builder
+		for i := 0; big.Len() < 2*mergeBelow; i++ {
+			fmt.Fprintf(&big, "%s%d", seed, i)
+		}
+		bigS, tokS := NewSecret("BIG", big.String()), NewSecret("TOKEN", string(tok))
+		one := NewRedactor(bigS, tokS)
+		two := NewRedactor(bigS)
+		two.Add(tokS)
+		if got := groupSizes(two); !slices.Equal(got, []int{1, 1}) {
+			t.Fatalf("secrets per group = %v, want [1 1]", got)
+		}
+		owner := []string{big.String(), string(tok)}[int(variant)%2]
+		vs := variantsOf(owner)
+		v := vs[int(variant)/2%len(vs)].text
+		s := int(from) % len(v)
+		e := min(len(v), s+int(n))
+		i := int(at) % (len(text) + 1)
+		planted := append(append(append([]byte{}, text[:i]...), v[s:e]...), text[i:]...)
+		sent := [][]byte{text[:len(text)/2]}
+		for _, in := range [][]byte{text, planted} {
+			if got, want := two.Redact(in), one.Redact(in); !bytes.Equal(got, want) {
+				t.Fatalf("Redact(%q) = %q in two groups, %q in one", in, got, want)
+			}
+			got := anyMarker.ReplaceAll(two.RedactFragments(in, sent), []byte(markerPrefix+"]"))
+			want := anyMarker.ReplaceAll(one.RedactFragments(in, sent), []byte(markerPrefix+"]"))
+			if !bytes.Equal(got, want) {
+				t.Fatalf("RedactFragments(%q) = %q in two groups, %q in one", in, got, want)
+			}
+			for c := 0; c <= len(in); c += 5 {
+				if got, want := two.Cut(in, c, sent), one.Cut(in, c, sent); got != want {
+					t.Fatalf("Cut(%q, %d) = %d in two groups, %d in one", in, c, got, want)
+				}
+			}
+		}
+	})
 }
