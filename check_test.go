@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,20 +55,10 @@ func TestCheckFirstRun(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(binPath, append([]string{"check"}, tc.args...)...)
-			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_CACHE_HOME=" + t.TempDir()}, tc.env...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			out := stdout.String()
+			env := append([]string{"HOME=" + t.TempDir(), "XDG_CACHE_HOME=" + t.TempDir()}, tc.env...)
+			code, out, stderr := runKeyveil(t, env, append([]string{"check"}, tc.args...)...)
 			if code != tc.code {
-				t.Errorf("keyveil check exited %d, want %d; stdout:\n%s\nstderr:\n%s", code, tc.code, out, stderr.String())
+				t.Errorf("keyveil check exited %d, want %d; stdout:\n%s\nstderr:\n%s", code, tc.code, out, stderr)
 			}
 			if tc.first != "" {
 				lines := strings.Split(out, "\n")
@@ -88,8 +76,8 @@ func TestCheckFirstRun(t *testing.T) {
 					t.Errorf("keyveil check stdout has %q:\n%s", w, out)
 				}
 			}
-			assertNoLeak(t, "check stdout", stdout.Bytes())
-			assertNoLeak(t, "check stderr", stderr.Bytes())
+			assertNoLeak(t, "check stdout", []byte(out))
+			assertNoLeak(t, "check stderr", []byte(stderr))
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -221,6 +222,27 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// runKeyveil runs keyveil with args, env on top of a bare PATH and an
+// empty stdin, and returns its exit code and what it wrote to stdout and
+// stderr. A keyveil that cannot be started fails the test.
+func runKeyveil(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Stdin = strings.NewReader("")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running keyveil %q: %v", args, err)
+	}
+	return code, out.String(), errOut.String()
 }
 
 // finish closes keyveil's stdin, as an MCP host does when it is done,
@@ -551,36 +573,25 @@ func TestSubprocessOptions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(binPath, tc.args...)
-			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tc.env...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			cmd.Stdin = strings.NewReader("")
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code, stdout, stderr := runKeyveil(t, tc.env, tc.args...)
 			if code != tc.code {
-				t.Errorf("keyveil %q exited %d, want %d; stderr %q", tc.args, code, tc.code, stderr.String())
+				t.Errorf("keyveil %q exited %d, want %d; stderr %q", tc.args, code, tc.code, stderr)
 			}
 			for _, w := range tc.wantStdout {
-				if !strings.Contains(stdout.String(), w) {
-					t.Errorf("keyveil %q stdout = %q, want it to contain %q", tc.args, stdout.String(), w)
+				if !strings.Contains(stdout, w) {
+					t.Errorf("keyveil %q stdout = %q, want it to contain %q", tc.args, stdout, w)
 				}
 			}
 			for _, w := range tc.wantStderr {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("keyveil %q stderr = %q, want it to contain %q", tc.args, stderr.String(), w)
+				if !strings.Contains(stderr, w) {
+					t.Errorf("keyveil %q stderr = %q, want it to contain %q", tc.args, stderr, w)
 				}
 			}
-			if tc.code == 0 && stderr.Len() != 0 {
-				t.Errorf("keyveil %q stderr = %q, want nothing", tc.args, stderr.String())
+			if tc.code == 0 && stderr != "" {
+				t.Errorf("keyveil %q stderr = %q, want nothing", tc.args, stderr)
 			}
-			if tc.code != 0 && (stdout.Len() != 0 || stderr.Len() == 0) {
-				t.Errorf("keyveil %q: stdout %q, stderr %q; want the reason on stderr only", tc.args, stdout.String(), stderr.String())
+			if tc.code != 0 && (stdout != "" || stderr == "") {
+				t.Errorf("keyveil %q: stdout %q, stderr %q; want the reason on stderr only", tc.args, stdout, stderr)
 			}
 		})
 	}

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,23 +13,11 @@ import (
 )
 
 // runCheck runs keyveil check with args and env (on top of a bare PATH),
-// and returns its exit code and everything it wrote.
+// and returns its exit code and everything it wrote, stdout then stderr.
 func runCheck(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"check"}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), out.String()
-	}
-	t.Fatalf("keyveil check: %v", err)
-	return 0, ""
+	code, stdout, stderr := runKeyveil(t, append([]string{"HOME=" + t.TempDir()}, env...), append([]string{"check"}, args...)...)
+	return code, stdout + stderr
 }
 
 // bearerAPI is a downstream that answers 200 to a bearer token valid
