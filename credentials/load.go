@@ -512,11 +512,15 @@ func trimNewline(s string) string {
 	return strings.TrimSuffix(s, "\n")
 }
 
+// Both regexps compile on first use, not in package initialisation, which
+// every start (even `keyveil --version`) pays before main.
 var (
 	// wholeVarRef is an unexpanded $NAME or %NAME% standing for the whole value.
-	wholeVarRef = regexp.MustCompile(`^(\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
+	wholeVarRef = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
+	})
 	// placeholder is a template placeholder such as <UNKNOWN> or <your-api-key>.
-	placeholder = regexp.MustCompile(`^<[^<>]*>$`)
+	placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^<[^<>]*>$`) })
 )
 
 // CheckKey returns what is wrong with a key's value, completing a sentence
@@ -541,9 +545,9 @@ func checkValue(v string, multiline bool) string {
 		return "is empty; put the key itself in it"
 	case strings.Contains(t, "op://"):
 		return "looks like a 1Password reference (op://…); run keyveil under `op run -- keyveil` so it is resolved"
-	case strings.Contains(t, "${") || wholeVarRef.MatchString(t):
+	case strings.Contains(t, "${") || wholeVarRef().MatchString(t):
 		return "is an unexpanded variable reference (${…}); your MCP host did not expand this variable reference; put the value itself in the env block"
-	case placeholder.MatchString(t):
+	case placeholder().MatchString(t):
 		return "is an unfilled placeholder (<…>); your MCP host did not fill this value in; put the key itself in the env block"
 	case t != v:
 		return "has leading or trailing whitespace (often a stray newline from copy-paste); remove it"

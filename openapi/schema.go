@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -36,8 +37,10 @@ const (
 	deepNote = "Nested value; its fields are in the API's documentation (see list_services docs)."
 )
 
-// markdownLink matches [text](url), which compact text keeps as text.
-var markdownLink = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+// markdownLink matches [text](url), which compact text keeps as text. It
+// compiles on first use, not in package initialisation, which every start
+// pays before main.
+var markdownLink = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`) })
 
 // compactText keeps the first sentence of s's first paragraph, without
 // Markdown links' URLs, in at most n bytes.
@@ -46,7 +49,7 @@ func compactText(s string, n int) string {
 	if i := strings.Index(s, "\n\n"); i >= 0 {
 		s = s[:i]
 	}
-	s = oneLine(markdownLink.ReplaceAllString(s, "$1"))
+	s = oneLine(markdownLink().ReplaceAllString(s, "$1"))
 	if i := strings.Index(s, ". "); i >= 0 {
 		s = s[:i+1]
 	}

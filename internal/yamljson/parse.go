@@ -5,12 +5,15 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // yamlErr matches the text of a yaml syntax error: "yaml: line N: what".
-var yamlErr = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+// It compiles on the first syntax error, not in package initialisation,
+// which every start pays before main.
+var yamlErr = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`) })
 
 // Parse parses data, the contents of file, into a YAML node tree. Aliases
 // stay references in the tree, so parsing costs what the file holds; it is
@@ -27,7 +30,7 @@ func Parse(file string, data []byte) (*yaml.Node, error) {
 	if err == nil {
 		return &n, nil
 	}
-	m := yamlErr.FindStringSubmatch(err.Error())
+	m := yamlErr().FindStringSubmatch(err.Error())
 	if m == nil {
 		return nil, &Error{File: file, Line: 1, Err: err}
 	}
