@@ -82,6 +82,10 @@ func TestServiceAccountKeyRedactedInEveryForm(t *testing.T) {
 		"a line JSON \\u-escaped": jsonU(body[5]),
 		"private_key_id":          sa.KeyID,
 	}
+	jwk := rsaJWK(t, der)
+	for member, v := range jwk {
+		forms["JWK "+member] = `{"kty":"RSA","` + member + `":"` + v + `"}`
+	}
 	for what, form := range forms {
 		t.Run(what, func(t *testing.T) {
 			out := r.RedactString("leaked: " + form + " :end")
@@ -93,6 +97,11 @@ func TestServiceAccountKeyRedactedInEveryForm(t *testing.T) {
 			for _, line := range body {
 				if len(line) >= 16 && strings.Contains(out, line[len(line)-16:]) {
 					t.Errorf("Redact(%s) left 16 bytes of a key line: %.200q", what, out)
+				}
+			}
+			for member, v := range jwk {
+				if strings.Contains(out, v[8:24]) {
+					t.Errorf("Redact(%s) left 16 bytes of the JWK's %s: %.200q", what, member, out)
 				}
 			}
 			if strings.Contains(out, sa.KeyID) {

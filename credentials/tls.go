@@ -299,7 +299,8 @@ func keyPair(certPEM, keyPEM, certVar, keyVar, where string) (tls.Certificate, e
 // named after the key variable: the value as read, the PEM with real
 // newlines and as Go re-encodes it, each base64 line of its body (which
 // also covers other line endings and wrappings), the joined body (whose
-// short last line is not a form of its own), and the DER. A log line, an echo or a debug page may show
+// short last line is not a form of its own), the DER, and the key's
+// numbers as a JWK holds them (scheme.KeyNumbers). A log line, an echo or a debug page may show
 // any of them; the Redactor's own variants (JSON escapes among them) are
 // applied to each.
 func keyForms(name, v string) []Secret {
@@ -327,6 +328,9 @@ func keyForms(name, v string) []Secret {
 		body := base64.StdEncoding.EncodeToString(b.Bytes)
 		add(body)
 		add(string(b.Bytes))
+		for _, n := range scheme.KeyNumbers(b.Bytes) {
+			add(n)
+		}
 		for line := range strings.Lines(wrap64(body)) {
 			if line = strings.TrimSuffix(line, "\n"); len(line) >= minLineSecret {
 				add(line)

@@ -1,8 +1,10 @@
 package credentials
 
 import (
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -10,6 +12,7 @@ import (
 	"io"
 	"log"
 	"maps"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -249,10 +252,21 @@ func TestTLSKeyRedacted(t *testing.T) {
 		"hex der":    hex.EncodeToString(b.Bytes),
 		"a log line": "level=debug msg=loaded key=" + strings.Split(c.KeyPEM, "\n")[7] + " next",
 	}
+	// The key as a JWK: its numbers are in no PEM line, and p alone
+	// factors the modulus.
+	jwk := rsaJWK(t, b.Bytes)
+	for member, v := range jwk {
+		forms["jwk "+member] = `{"kty":"RSA","` + member + `":"` + v + `"}`
+	}
 	for name, form := range forms {
 		got := red.RedactString(form)
 		if !strings.Contains(got, "[REDACTED:BILLING_KEY]") {
 			t.Errorf("Redact(%s form) has no marker: %.80q", name, got)
+		}
+		for member, v := range jwk {
+			if strings.Contains(got, v[8:24]) {
+				t.Errorf("Redact(%s form) still holds part of the JWK's %s: %.120q", name, member, got)
+			}
 		}
 		for i, line := range strings.Split(c.KeyPEM, "\n") {
 			if len(line) >= 16 && !strings.HasPrefix(line, "-----") && strings.Contains(got, line[4:16]) {
@@ -267,6 +281,25 @@ func TestTLSKeyRedacted(t *testing.T) {
 	info, ok := set.TLS("internal")
 	if !ok || info.Subject != "keyveil-client" || info.KeyFingerprint == "" || info.KeySource != SourceEnv || info.CertSource != SourceDotenv {
 		t.Errorf("TLS(internal) = %+v, %v", info, ok)
+	}
+}
+
+// rsaJWK returns the secret members of the RSA private key in der (PKCS
+// #8) as a JWK writes them: base64url without padding.
+func rsaJWK(t *testing.T, der []byte) map[string]string {
+	t.Helper()
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		t.Fatalf("the key is a %T, not RSA", k)
+	}
+	enc := func(n *big.Int) string { return base64.RawURLEncoding.EncodeToString(n.Bytes()) }
+	return map[string]string{
+		"d": enc(rk.D), "p": enc(rk.Primes[0]), "q": enc(rk.Primes[1]),
+		"dp": enc(rk.Precomputed.Dp), "dq": enc(rk.Precomputed.Dq), "qi": enc(rk.Precomputed.Qinv),
 	}
 }
 

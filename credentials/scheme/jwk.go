@@ -1,0 +1,59 @@
+package scheme
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"math/big"
+)
+
+// KeyNumbers returns the secret numbers of the private key in der (PKCS
+// #8, PKCS #1 or SEC 1) as a JWK (RFC 7517/7518) writes them: an RSA key's
+// d, p, q, dp, dq and qi, an EC key's d, an Ed25519 key's seed, each in
+// base64url without padding and in standard base64. None of them is a
+// substring of the key's PEM or DER in any encoding, so an API that hands
+// the key back as a JWK (a key-management or debug route) would otherwise
+// show the model p, and p alone factors the modulus. The Redactor learns
+// each as a form of the key; nil when der is no private key this reads.
+func KeyNumbers(der []byte) []string {
+	var nums [][]byte
+	switch k := parsePrivateKey(der).(type) {
+	case *rsa.PrivateKey:
+		for _, n := range []*big.Int{k.D, k.Precomputed.Dp, k.Precomputed.Dq, k.Precomputed.Qinv} {
+			if n != nil {
+				nums = append(nums, n.Bytes())
+			}
+		}
+		for _, p := range k.Primes {
+			nums = append(nums, p.Bytes())
+		}
+	case *ecdsa.PrivateKey:
+		if b, err := k.Bytes(); err == nil {
+			nums = append(nums, b)
+		}
+	case ed25519.PrivateKey:
+		nums = append(nums, k.Seed())
+	}
+	var out []string
+	for _, n := range nums {
+		out = append(out, base64.RawURLEncoding.EncodeToString(n), base64.StdEncoding.EncodeToString(n))
+	}
+	return out
+}
+
+// parsePrivateKey parses der as PKCS #8, PKCS #1 or SEC 1; nil when it is
+// none of them.
+func parsePrivateKey(der []byte) any {
+	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+		return k
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return k
+	}
+	if k, err := x509.ParseECPrivateKey(der); err == nil {
+		return k
+	}
+	return nil
+}
