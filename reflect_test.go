@@ -73,13 +73,13 @@ func newReflector(t *testing.T) *httptest.Server {
 		case "/base64":
 			text("application/json", `{"request_b64":"`+b64+`"}`)
 		case "/base64-mime":
-			text("text/plain", wrapLines(b64, 76, "\r\n"))
+			text("text/plain", encodetest.Wrap(b64, 76, "\r\n"))
 		case "/base64-pem":
-			text("text/plain", "-----BEGIN REQUEST-----\n"+wrapLines(b64, 64, "\n")+"\n-----END REQUEST-----\n")
+			text("text/plain", "-----BEGIN REQUEST-----\n"+encodetest.Wrap(b64, 64, "\n")+"\n-----END REQUEST-----\n")
 		case "/base64-twice":
 			text("text/plain", base64.StdEncoding.EncodeToString([]byte(b64)))
 		case "/qp":
-			text("text/plain; charset=us-ascii", qpEncode(d))
+			text("text/plain; charset=us-ascii", encodetest.QuotedPrintable(d, "", 76, "\r\n"))
 		case "/content-length-chars":
 			// Content-Length counts characters, not bytes: the body is
 			// cut short, inside the key.
@@ -107,37 +107,6 @@ func newReflector(t *testing.T) *httptest.Server {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-func wrapLines(s string, width int, eol string) string {
-	var out strings.Builder
-	for len(s) > width {
-		out.WriteString(s[:width] + eol)
-		s = s[width:]
-	}
-	out.WriteString(s)
-	return out.String()
-}
-
-// qpEncode encodes s as quoted-printable (RFC 2045): '=' and bytes outside
-// printable ASCII as =XX, soft line breaks so no line exceeds 76.
-func qpEncode(s string) string {
-	var out strings.Builder
-	col := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		tok := string(c)
-		if c == '=' || c < 0x20 || c > 0x7e {
-			tok = fmt.Sprintf("=%02X", c)
-		}
-		if col+len(tok) > 75 {
-			out.WriteString("=\r\n")
-			col = 0
-		}
-		out.WriteString(tok)
-		col += len(tok)
-	}
-	return out.String()
 }
 
 // attackerViews returns text and what a model could decode from it: every

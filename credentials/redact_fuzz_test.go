@@ -170,7 +170,7 @@ func fuzzReflections(secret, pre []byte) []struct {
 		add(" "+outer+" ", outer[(a+2)/3*4:(a+len(core))/3*4])
 	}
 	// Quoted-printable with a soft break inside the key.
-	qp := quotedPrintable(key, "", 1<<20, "")
+	qp := encodetest.QuotedPrintable(key, "", 1<<20, "")
 	if k := len(qp) / 2; len(qp) >= 2 && !strings.HasSuffix(qp[:k], "=") && !strings.HasSuffix(qp[:k], "=X") {
 		if i := strings.LastIndexByte(qp[:k], '='); i < 0 || i+3 <= k {
 			add(" "+qp[:k]+"=\r\n"+qp[k:]+" ", qp[:k]+"=\r\n"+qp[k:])

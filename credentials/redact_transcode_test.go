@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -18,39 +17,6 @@ import (
 // echoDump is the request an echo API reflects, with the key in it.
 func echoDump(auth string) string {
 	return "GET /anything?pad=xx HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: " + auth + "\r\nAccept: */*\r\n\r\n"
-}
-
-// wrap breaks s into lines of width characters ended by eol.
-func wrap(s string, width int, eol string) string {
-	var out strings.Builder
-	for len(s) > width {
-		out.WriteString(s[:width] + eol)
-		s = s[width:]
-	}
-	out.WriteString(s)
-	return out.String()
-}
-
-// quotedPrintable encodes s as quoted-printable, escaping '=' and the
-// bytes outside printable ASCII and also every byte in escape, with soft
-// line breaks (eol) so that no line is longer than width.
-func quotedPrintable(s, escape string, width int, eol string) string {
-	var out strings.Builder
-	col := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		tok := string(c)
-		if c == '=' || c < 0x20 || c > 0x7e || strings.IndexByte(escape, c) >= 0 {
-			tok = fmt.Sprintf("=%02X", c)
-		}
-		if col+len(tok) > width-1 {
-			out.WriteString("=" + eol)
-			col = 0
-		}
-		out.WriteString(tok)
-		col += len(tok)
-	}
-	return out.String()
 }
 
 // reflections are testKey as an echo API may reflect it: name, the body,
@@ -100,14 +66,14 @@ func reflections() []struct {
 		{"hex of a dump with Basic, spaces", encodetest.Hex([]byte(echoDump("Basic "+basic)), " ", false), []string{encodetest.Hex([]byte(basic[8:16]), " ", false), encodetest.Hex([]byte(basic[30:38]), " ", false)}, false},
 		{"hex of a dump with Basic, colons", encodetest.Hex([]byte(echoDump("Basic "+basic)), ":", true), []string{encodetest.Hex([]byte(basic[8:16]), ":", true)}, false},
 		{"base64 of a dump with Basic", basicDump, []string{basic[8:30]}, false},
-		{"base64 of a dump with Basic, MIME 76 CRLF", wrap(basicDump, 76, "\r\n"), nil, false},
-		{"base64 of a dump with Basic, PEM 64 LF", "-----BEGIN DUMP-----\n" + wrap(basicDump, 64, "\n") + "\n-----END DUMP-----\n", nil, false},
-		{"base64 of a dump with Bearer, MIME 76 CRLF", wrap(bearerDump, 76, "\r\n"), nil, false},
+		{"base64 of a dump with Basic, MIME 76 CRLF", encodetest.Wrap(basicDump, 76, "\r\n"), nil, false},
+		{"base64 of a dump with Basic, PEM 64 LF", "-----BEGIN DUMP-----\n" + encodetest.Wrap(basicDump, 64, "\n") + "\n-----END DUMP-----\n", nil, false},
+		{"base64 of a dump with Bearer, MIME 76 CRLF", encodetest.Wrap(bearerDump, 76, "\r\n"), nil, false},
 		{"base64 of base64 of a dump", b64([]byte(basicDump)), nil, false},
 		{"base64 of hex with colons", b64([]byte("fingerprint " + encodetest.Hex(kb, ":", false))), nil, false},
 		{"quoted-printable, soft break CRLF", qpCRLF, []string{"sk-test-LEAK", "CHECK-0123456789"}, false},
 		{"quoted-printable, soft break LF and =3D", qpLF, []string{"sk-test-LEAKCHE", "CK-0123456789"}, false},
-		{"quoted-printable, =XX escapes", quotedPrintable("Authorization: Bearer "+key+"\r\n", "-kLC", 76, "\r\n"), []string{"=2Dtest=2D"}, false},
+		{"quoted-printable, =XX escapes", encodetest.QuotedPrintable("Authorization: Bearer "+key+"\r\n", "-kLC", 76, "\r\n"), []string{"=2Dtest=2D"}, false},
 	}
 }
 
@@ -214,8 +180,8 @@ func TestRedactReflectionsCleanUntouched(t *testing.T) {
 		{"hex with colons", hex.EncodeToString([]byte(clean))[:40] + ":" + encodetest.Hex([]byte(clean), ":", true)},
 		{"hexdump -C", encodetest.Hexdump([]byte(clean))},
 		{"base64", b64},
-		{"base64 of base64, wrapped", wrap(base64.StdEncoding.EncodeToString([]byte(b64)), 76, "\r\n")},
-		{"quoted-printable", quotedPrintable(clean+strings.Repeat("y", 50), "-", 76, "\r\n")},
+		{"base64 of base64, wrapped", encodetest.Wrap(base64.StdEncoding.EncodeToString([]byte(b64)), 76, "\r\n")},
+		{"quoted-printable", encodetest.QuotedPrintable(clean+strings.Repeat("y", 50), "-", 76, "\r\n")},
 		{"url query", "https://api.example.com/v1/items?page=10&per_page=ab&sort=desc"},
 	}
 	for _, tc := range tests {

@@ -1,5 +1,6 @@
 // Package encodetest writes bytes in the forms an echo or debug API
-// reflects them in (UTF-16, hex pairs, `hexdump -C`), for tests that
+// reflects them in (UTF-16, hex pairs, `hexdump -C`, lines of base64,
+// quoted-printable), for tests that
 // check a key cannot be read back from any of them.
 //
 // The forms are computed here, independently of the code under test
@@ -74,5 +75,40 @@ func Hexdump(b []byte) string {
 		out.WriteString("|\n")
 	}
 	fmt.Fprintf(&out, "%08x\n", len(b))
+	return out.String()
+}
+
+// Wrap breaks s into lines of width bytes, each but the last ended by
+// eol: base64 as MIME (76, "\r\n") or PEM (64, "\n") writes it.
+func Wrap(s string, width int, eol string) string {
+	var out strings.Builder
+	for len(s) > width {
+		out.WriteString(s[:width] + eol)
+		s = s[width:]
+	}
+	out.WriteString(s)
+	return out.String()
+}
+
+// QuotedPrintable encodes s as quoted-printable (RFC 2045): '=', the
+// bytes outside printable ASCII and every byte in escape become =XX, and
+// soft line breaks ("=" then eol) keep each line within width bytes.
+// QuotedPrintable(s, "", 76, "\r\n") is what a mail library writes.
+func QuotedPrintable(s, escape string, width int, eol string) string {
+	var out strings.Builder
+	col := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		tok := string(c)
+		if c == '=' || c < 0x20 || c > 0x7e || strings.IndexByte(escape, c) >= 0 {
+			tok = fmt.Sprintf("=%02X", c)
+		}
+		if col+len(tok) > width-1 {
+			out.WriteString("=" + eol)
+			col = 0
+		}
+		out.WriteString(tok)
+		col += len(tok)
+	}
 	return out.String()
 }
