@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/unicode"
 )
 
@@ -109,8 +108,8 @@ func bodyCharset(contentType string, data []byte) (encoding.Encoding, int) {
 		}
 		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), 0
 	}
-	e, err := htmlindex.Get(name)
-	if err != nil || e == unicode.UTF8 {
+	e := charsetByLabel(name)
+	if e == nil || e == unicode.UTF8 {
 		return nil, 0
 	}
 	return e, 0

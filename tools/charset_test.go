@@ -3,11 +3,16 @@ package tools
 import (
 	"bytes"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/encoding/unicode"
 
@@ -113,5 +118,42 @@ func TestBodyCharset(t *testing.T) {
 				t.Errorf("bodyCharset(%q, %q) = %v, want %v", tc.contentType, tc.data, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCharsetByLabel holds charsetByLabel to x/text's htmlindex.Get, which
+// it replaces to keep htmlindex's initialisation off every start: the same
+// encoding for every label htmlindex knows, and nil where htmlindex refuses.
+// The labels are read from htmlindex's own table in the module cache, so an
+// x/text upgrade that adds or moves a label fails here, not in a session.
+func TestCharsetByLabel(t *testing.T) {
+	t.Parallel()
+	// go test puts its own go command first on the PATH.
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/text").Output()
+	if err != nil {
+		t.Fatalf("go list -m golang.org/x/text: %v", err)
+	}
+	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "encoding", "htmlindex", "tables.go"))
+	if err != nil {
+		t.Fatalf("reading htmlindex's label table: %v", err)
+	}
+	_, table, ok := strings.Cut(string(src), "var nameMap = map[string]htmlEncoding{")
+	table, _, _ = strings.Cut(table, "\n}")
+	labels := regexp.MustCompile(`"([^"]+)":`).FindAllStringSubmatch(table, -1)
+	if !ok || len(labels) < 200 {
+		t.Fatalf("found %d labels in htmlindex's tables.go; its layout changed, update this test", len(labels))
+	}
+	names := []string{"", "x-klingon", "utf-32", "utf-7", "latin-1", "iso-8859-1 ", "UTF-8", "ebcdic"}
+	for _, m := range labels {
+		names = append(names, m[1])
+	}
+	for _, name := range names {
+		want, err := htmlindex.Get(name)
+		if err != nil {
+			want = nil
+		}
+		if got := charsetByLabel(strings.ToLower(strings.TrimSpace(name))); got != want {
+			t.Errorf("charsetByLabel(%q) = %v, want %v (htmlindex.Get)", name, got, want)
+		}
 	}
 }
