@@ -257,7 +257,7 @@ func (s *rawSession) finish() error {
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(15 * time.Second):
+	case <-time.After(20 * time.Second):
 		s.t.Fatalf("keyveil did not exit after stdin closed; stderr:\n%s", s.stderrText())
 	}
 	for range s.lines {

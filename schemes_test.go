@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 	"unicode/utf16"
 
 	"github.com/keyveil/keyveil/internal/authtest"
@@ -522,18 +521,8 @@ func runSchemeRow(t *testing.T, fx schemeFixture) {
 			}
 		}
 	}
-	_ = s.stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("keyveil exited with %v after stdin closed, want 0; stderr:\n%s", err, s.stderrText())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("keyveil did not exit after stdin closed")
-	}
-	for range s.lines {
+	if err := s.finish(); err != nil {
+		t.Errorf("keyveil exited with %v after stdin closed, want 0; stderr:\n%s", err, s.stderrText())
 	}
 
 	// (a) and (d): every request that reached the scheme's downstream
