@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -167,6 +168,9 @@ func (f *refresher) fetch(ctx context.Context) (*oauth2.Token, error) {
 		// Learnt before anything else can see it; the next refresh
 		// sends it.
 		f.learn(Value{Name: f.name, Value: tok.RefreshToken})
+		// A token issued again (B, C, then B) is in use, not retired:
+		// forgetting it when its old grace ends would unredact it.
+		f.retired = slices.DeleteFunc(f.retired, func(r retiredToken) bool { return r.v.Value == tok.RefreshToken })
 		if f.current != f.initial {
 			f.retired = append(f.retired, retiredToken{Value{Name: f.name, Value: f.current}, now.Add(f.grace)})
 		}

@@ -2,7 +2,9 @@ package scheme
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -297,5 +299,58 @@ func TestRefreshTokenVars(t *testing.T) {
 	}
 	if got := (oauth2RefreshToken{}).SendsTo(s); got != s.TokenURL {
 		t.Errorf("SendsTo = %q, want the token URL", got)
+	}
+}
+
+// TestRefreshTokenIssuedAgainStaysRedacted: an endpoint may hand out
+// again a refresh token it rotated out before (B, then C, then B). The
+// one in use then is that token, and it must stay known to the Redactor
+// when its earlier retirement's grace period ends.
+func TestRefreshTokenIssuedAgainStaysRedacted(t *testing.T) {
+	t.Parallel()
+	const b, c = "rt-LEAKCHECK-second", "rt-LEAKCHECK-third"
+	for _, tc := range []struct {
+		name    string
+		issued  []string // the refresh token of each answer; the last repeats
+		current string   // the refresh token in use after the last call
+	}{
+		{"issued again", []string{b, c, b}, b},
+		{"rotated on", []string{b, c}, c},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			n := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				rt := tc.issued[min(n, len(tc.issued)-1)]
+				n++
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"access_token":"at-LEAKCHECK-%d","token_type":"Bearer","expires_in":60,"refresh_token":%q}`, n, rt)
+			}))
+			t.Cleanup(srv.Close)
+			sc, _ := Lookup("oauth2_refresh_token")
+			s := graphSettings(srv.URL + "/token")
+			if field, err := sc.Validate(s); err != nil {
+				t.Fatalf("Validate: %s: %v", field, err)
+			}
+			l := newLearnLog()
+			p, _, err := sc.Prepare(s, mapValues{"GRAPH_CLIENT_ID": "id", "GRAPH_CLIENT_SECRET": graphSecret, "GRAPH_REFRESH_TOKEN": "rt-LEAKCHECK-first"}, l.runtime(t, "graph"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Refreshes at 0, 61, ... 244 s; a token rotated out at 61 s
+			// is kept until 211 s (2 min grace plus the 30 s timeout).
+			for i := range 5 {
+				if _, err := attach(t, p); err != nil {
+					t.Fatalf("Attach #%d: %v", i+1, err)
+				}
+				l.advance(61 * time.Second)
+			}
+			if !l.knows(tc.current) {
+				t.Errorf("the refresh token in use (%s) was forgotten; forgot %v", tc.current, l.forgot)
+			}
+		})
 	}
 }
