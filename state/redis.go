@@ -114,6 +114,10 @@ type Limit struct {
 	Burst  int
 }
 
+// The three scripts are made on first use: making one hashes its source,
+// which every start, stdio included, would pay before main for what only
+// `serve --http --state` runs.
+
 // rateScript is GCRA (the generic cell rate algorithm, a token bucket kept
 // as one number per bucket: the theoretical arrival time of the next
 // token) over several buckets at once: it takes one token from every
@@ -122,7 +126,8 @@ type Limit struct {
 //
 // It returns {wait in microseconds, 1-based index of the bucket that
 // refused}; {0, 0} when the call may go.
-var rateScript = redis.NewScript(`
+var rateScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local peek = ARGV[1] == '1'
@@ -147,6 +152,7 @@ for i = 1, #KEYS do
 end
 return {0, 0}
 `)
+})
 
 // Allow takes one token from every limit in ls, or none: when one is
 // empty it returns how long until it has one and its index in ls. With
@@ -168,7 +174,7 @@ func (s *Redis) Allow(ctx context.Context, ls []Limit, peek bool) (wait time.Dur
 		interval := float64(l.Per.Microseconds()) / float64(max(l.Events, 1))
 		args = append(args, strconv.FormatFloat(interval, 'f', 3, 64), strconv.FormatFloat(interval*float64(l.Burst), 'f', 3, 64))
 	}
-	r, err := rateScript.Run(ctx, s.c, keys, args...).Int64Slice()
+	r, err := rateScript().Run(ctx, s.c, keys, args...).Int64Slice()
 	if err != nil || len(r) != 2 {
 		if err == nil {
 			err = errors.New("unexpected reply")
@@ -246,7 +252,8 @@ type Done struct {
 // acquireScript decides an operation in one step: lead it (new, or failed
 // before and so retried with the same header value), replay it, wait for
 // the replica running it, or refuse it (same id, other arguments).
-var acquireScript = redis.NewScript(`
+var acquireScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'b', 'st', 'hk', 'res', 'status', 'at')
 if not f[1] then
   redis.call('HSET', KEYS[1], 'b', ARGV[1], 'st', 'run', 'hk', ARGV[2], 'own', ARGV[3])
@@ -260,11 +267,13 @@ redis.call('HSET', KEYS[1], 'st', 'run', 'own', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {'lead', f[3]}
 `)
+})
 
 // finishScript ends an operation its leader still owns: kept for replay,
 // kept as failed (so a retry sends the same header value), or forgotten
 // when no request was ever sent.
-var finishScript = redis.NewScript(`
+var finishScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
 local sent = ARGV[3] == '1' or redis.call('HGET', KEYS[1], 'sent') == '1'
 if not sent then
@@ -280,6 +289,7 @@ redis.call('HDEL', KEYS[1], 'own')
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 1
 `)
+})
 
 // Acquire finds operation id (any bytes; it is hashed) for the call whose
 // arguments hash to binding. It returns a Lease the caller now leads, or a
@@ -297,7 +307,7 @@ func (s *Redis) Acquire(ctx context.Context, id, binding []byte, newHeaderKey st
 	b := hex.EncodeToString(binding)
 	pause := 10 * time.Millisecond
 	for {
-		r, err := acquireScript.Run(ctx, s.c, []string{key}, b, newHeaderKey, token, lease.Milliseconds()).Slice()
+		r, err := acquireScript().Run(ctx, s.c, []string{key}, b, newHeaderKey, token, lease.Milliseconds()).Slice()
 		if err != nil || len(r) == 0 {
 			if ctx.Err() != nil {
 				return nil, nil, false, ctx.Err()
@@ -341,7 +351,7 @@ func (s *Redis) Acquire(ctx context.Context, id, binding []byte, newHeaderKey st
 // is replayed to identical calls for window. An operation that never sent
 // anything is forgotten, so a refused call leaves no trace.
 func (s *Redis) Finish(ctx context.Context, l *Lease, result []byte, status int, at time.Time, sent, keep bool, window time.Duration) error {
-	err := finishScript.Run(ctx, s.c, []string{l.key}, l.token, flag(keep), flag(sent), result, status,
+	err := finishScript().Run(ctx, s.c, []string{l.key}, l.token, flag(keep), flag(sent), result, status,
 		at.UnixMilli(), max(1, int64(math.Ceil(float64(window)/float64(time.Millisecond))))).Err()
 	return s.fail("idempotency", err)
 }
