@@ -2,9 +2,12 @@ package credentials
 
 import (
 	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/url"
 	"strings"
@@ -159,5 +162,49 @@ func TestServiceAccountJSONIsNotAFragmentSource(t *testing.T) {
 	}
 	if strings.Contains(leak, sa.KeyID) || !strings.Contains(leak, "[REDACTED:"+name+"]") {
 		t.Errorf("RedactFragments(the JSON) = %s\nwant the key and its ID redacted", leak)
+	}
+}
+
+// TestServiceAccountKeyReencodedRedacted: an API that hands the key back
+// re-encoded shows none of it in a response. PKCS #1 is the PKCS #8 key
+// 26 bytes in, so its base64 shares no run with the key's own PEM; its
+// lines, and the private exponent in them, must still go.
+func TestServiceAccountKeyReencodedRedacted(t *testing.T) {
+	t.Parallel()
+	const name = "KVTEST_SA_JSON"
+	sa := authtest.NewServiceAccount(t, "https://oauth2.googleapis.com/token")
+	cfg := &config.Config{Services: []config.Service{{
+		Name: "sheets", BaseURL: "https://sheets.googleapis.com/v4", Timeout: config.DefaultTimeout, MaxResponseBytes: config.DefaultMaxResponseBytes,
+		Auth: config.AuthList{{Type: "google_service_account", Env: name, Scopes: []string{"https://www.googleapis.com/auth/spreadsheets.readonly"}}},
+	}}}
+	set, err := Load(cfg, &Env{dotenv: map[string]string{name: sa.JSON}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := set.Redactor()
+	b, _ := pem.Decode([]byte(sa.PEM))
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs1 := x509.MarshalPKCS1PrivateKey(k.(*rsa.PrivateKey))
+	pkcs1PEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: pkcs1}))
+	body := base64.StdEncoding.EncodeToString(pkcs1)
+	for _, tc := range []struct{ name, text string }{
+		{"PKCS #1 PEM", pkcs1PEM},
+		{"PKCS #1 PEM, JSON-escaped", strings.ReplaceAll(pkcs1PEM, "\n", `\n`)},
+		{"PKCS #1 body joined", body},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := `{"key":"` + tc.text + `"}`
+			got := string(r.RedactFragments([]byte(resp), nil))
+			// Skip the first 40 characters: the DER header and the
+			// modulus's start, which are no secret.
+			for i := 40; i+16 <= len(body); i += 16 {
+				if strings.Contains(got, body[i:i+16]) {
+					t.Fatalf("RedactFragments(%s) left bytes %d-%d of the key: %.300q", tc.name, i, i+16, got)
+				}
+			}
+		})
 	}
 }

@@ -300,7 +300,8 @@ func keyPair(certPEM, keyPEM, certVar, keyVar, where string) (tls.Certificate, e
 // newlines and as Go re-encodes it, each base64 line of its body (which
 // also covers other line endings and wrappings), the joined body (whose
 // short last line is not a form of its own), the DER, and the key's
-// numbers as a JWK holds them (scheme.KeyNumbers). A log line, an echo or a debug page may show
+// numbers as a JWK holds them (scheme.KeyNumbers) and its other DER
+// encodings in base64 (scheme.KeyDERs). A log line, an echo or a debug page may show
 // any of them; the Redactor's own variants (JSON escapes among them) are
 // applied to each.
 func keyForms(name, v string) []Secret {
@@ -328,7 +329,7 @@ func keyForms(name, v string) []Secret {
 		body := base64.StdEncoding.EncodeToString(b.Bytes)
 		add(body)
 		add(string(b.Bytes))
-		for _, n := range scheme.KeyNumbers(b.Bytes) {
+		for _, n := range append(scheme.KeyNumbers(b.Bytes), scheme.KeyDERs(b.Bytes)...) {
 			add(n)
 		}
 		for line := range strings.Lines(wrap64(body)) {

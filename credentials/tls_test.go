@@ -255,6 +255,9 @@ func TestTLSKeyRedacted(t *testing.T) {
 	// The key as a JWK: its numbers are in no PEM line, and p alone
 	// factors the modulus.
 	jwk := rsaJWK(t, b.Bytes)
+	if k, err := x509.ParsePKCS8PrivateKey(b.Bytes); err == nil {
+		forms["pkcs1 joined"] = base64.StdEncoding.EncodeToString(x509.MarshalPKCS1PrivateKey(k.(*rsa.PrivateKey)))
+	}
 	for member, v := range jwk {
 		forms["jwk "+member] = `{"kty":"RSA","` + member + `":"` + v + `"}`
 	}

@@ -182,7 +182,8 @@ const minKeyLine = 16
 // string escaping of it (newlines as \n), as the file holds it; each line
 // of its base64 body; the body joined without newlines (the DER in
 // base64); the DER in base64url and in hex; the key's numbers as a JWK
-// holds them (KeyNumbers); and the private_key_id. The
+// holds them (KeyNumbers); its other DER encodings in base64 (KeyDERs);
+// and the private_key_id. The
 // Redactor's own variants add percent, hex, UTF-16 and the rest for each.
 func keyForms(name string, k serviceAccountKey) []namedHidden {
 	add := func(out []namedHidden, v string) []namedHidden {
@@ -223,7 +224,7 @@ func keyForms(name string, k serviceAccountKey) []namedHidden {
 		out = add(out, base64.URLEncoding.EncodeToString(der))
 		out = add(out, base64.RawURLEncoding.EncodeToString(der))
 		out = add(out, hex.EncodeToString(der))
-		for _, n := range KeyNumbers(der) {
+		for _, n := range append(KeyNumbers(der), KeyDERs(der)...) {
 			out = add(out, n)
 		}
 	}

@@ -57,3 +57,34 @@ func parsePrivateKey(der []byte) any {
 	}
 	return nil
 }
+
+// KeyDERs returns the private key in der in its other DER encodings, in
+// standard base64 as a PEM body holds them: an RSA key as PKCS #1 and
+// PKCS #8, an EC key as SEC 1 and PKCS #8, an Ed25519 key as PKCS #8.
+// The key inside a PKCS #8 structure starts 26 bytes in, so its base64 is
+// not a substring of the other's: an API that hands back the key
+// re-encoded (openssl rsa -traditional, a key store's export) would
+// otherwise show the private exponent unredacted. The Redactor's fragment
+// pass finds each line of a PEM wrapping of them as a piece of one.
+func KeyDERs(der []byte) []string {
+	var ders [][]byte
+	k := parsePrivateKey(der)
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		ders = append(ders, x509.MarshalPKCS1PrivateKey(k))
+	case *ecdsa.PrivateKey:
+		if b, err := x509.MarshalECPrivateKey(k); err == nil {
+			ders = append(ders, b)
+		}
+	}
+	if k != nil {
+		if b, err := x509.MarshalPKCS8PrivateKey(k); err == nil {
+			ders = append(ders, b)
+		}
+	}
+	var out []string
+	for _, d := range ders {
+		out = append(out, base64.StdEncoding.EncodeToString(d))
+	}
+	return out
+}
