@@ -136,6 +136,17 @@ func start(t testing.TB, poll time.Duration, mod func(*Options)) *env {
 	if mod != nil {
 		mod(opts)
 	}
+	e.url = serveHandler(t, opts)
+	e.tr = &http.Transport{}
+	t.Cleanup(e.tr.CloseIdleConnections)
+	e.client = &http.Client{Transport: e.tr}
+	return e
+}
+
+// serveHandler builds the handler opts describe (defaults filled in) and
+// serves it under httptest until the test ends; it returns the URL.
+func serveHandler(t testing.TB, opts *Options) string {
+	t.Helper()
 	o, err := opts.withDefaults()
 	if err != nil {
 		t.Fatal(err)
@@ -146,11 +157,7 @@ func start(t testing.TB, poll time.Duration, mod func(*Options)) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e.url = srv.URL
-	e.tr = &http.Transport{}
-	t.Cleanup(e.tr.CloseIdleConnections)
-	e.client = &http.Client{Transport: e.tr}
-	return e
+	return srv.URL
 }
 
 // newKey creates a key in the env's registry.

@@ -2,7 +2,6 @@ package remote
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,17 +42,7 @@ func TestSharedKeyRate(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 		ts := &toolServers{}
-		o, err := (&Options{Keys: reg, NewServer: ts.newServer, State: s}).withDefaults()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := newHandler(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		urls = append(urls, srv.URL)
+		urls = append(urls, serveHandler(t, &Options{Keys: reg, NewServer: ts.newServer, State: s}))
 	}
 	post := func(url, key string) *http.Response {
 		t.Helper()
