@@ -78,3 +78,50 @@ func TestKeyNumbers(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyDERs: KeyDERs returns the key in each DER encoding it has, so
+// that a key given in one is redacted when an API shows it in another.
+func TestKeyDERs(t *testing.T) {
+	t.Parallel()
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(b []byte, err error) []byte {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	rsa8, rsa1 := must(x509.MarshalPKCS8PrivateKey(rk)), x509.MarshalPKCS1PrivateKey(rk)
+	ec8, ec1 := must(x509.MarshalPKCS8PrivateKey(ek)), must(x509.MarshalECPrivateKey(ek))
+	ed8 := must(x509.MarshalPKCS8PrivateKey(ed))
+	b64 := base64.StdEncoding.EncodeToString
+	for _, tc := range []struct {
+		name string
+		der  []byte
+		want []string
+	}{
+		{"RSA PKCS #8", rsa8, []string{b64(rsa1), b64(rsa8)}},
+		{"RSA PKCS #1", rsa1, []string{b64(rsa1), b64(rsa8)}},
+		{"EC PKCS #8", ec8, []string{b64(ec1), b64(ec8)}},
+		{"EC SEC 1", ec1, []string{b64(ec1), b64(ec8)}},
+		{"Ed25519 PKCS #8", ed8, []string{b64(ed8)}},
+		{"not a key", []byte("not a key"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := KeyDERs(tc.der)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("KeyDERs = %d encodings, want %d (PKCS #1 or SEC 1 first, then PKCS #8)", len(got), len(tc.want))
+			}
+		})
+	}
+}
