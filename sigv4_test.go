@@ -209,3 +209,48 @@ func TestExampleAWSAPIGateway(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPingSigV4: check --ping against a verifier accepts the signed
+// request, and when the services file names another region or signing
+// name than the API's, the 403 is explained as that likelier mistake
+// rather than as a rejected key. Nothing printed holds an AWS value.
+func TestCheckPingSigV4(t *testing.T) {
+	t.Parallel()
+	v := &authtest.SigV4{
+		Region:  "eu-west-1",
+		Service: "execute-api",
+		Keys:    map[string]authtest.SigV4Key{awsKeyID: {Secret: awsSecret, Token: awsToken}},
+	}
+	api := httptest.NewServer(v)
+	t.Cleanup(api.Close)
+	env := []string{"AWS_ACCESS_KEY_ID=" + awsKeyID, "AWS_SECRET_ACCESS_KEY=" + awsSecret, "AWS_SESSION_TOKEN=" + awsToken}
+	for _, tc := range []struct {
+		name, region, service string
+		wantCode              int
+		want                  string
+	}{
+		{"right scope", "eu-west-1", "execute-api", 0, "ok: HTTP 200"},
+		{"wrong region", "us-east-1", "execute-api", 1, "FAILED: HTTP 403"},
+		{"wrong signing name", "eu-west-1", "apigateway", 1, "FAILED: HTTP 403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "services.yaml")
+			yaml := "services:\n  orders:\n    base_url: " + api.URL + "\n    auth: {type: aws_sigv4, region: " + tc.region + ", service: " + tc.service + "}\n"
+			if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out := runCheck(t, env, "--ping", "--config", cfg)
+			if code != tc.wantCode || !strings.Contains(out, tc.want) {
+				t.Fatalf("keyveil check --ping exited %d, want %d and %q in:\n%s", code, tc.wantCode, tc.want, out)
+			}
+			if tc.wantCode != 0 && (!strings.Contains(out, "region and service") || strings.Contains(out, "rejected the key")) {
+				t.Errorf("a refused signature is not explained by its region and signing name:\n%s", out)
+			}
+			for _, s := range []string{awsKeyID, awsSecret, awsToken, "AWSLEAK"} {
+				if strings.Contains(out, s) {
+					t.Errorf("keyveil check --ping printed an AWS value (%.12q...):\n%s", s, out)
+				}
+			}
+		})
+	}
+}
