@@ -46,7 +46,7 @@ func TestLoadFromEnv(t *testing.T) {
 		IdempotencyWindow: DefaultIdempotencyWindow,
 		ConfirmMethods:    DefaultConfirmMethods,
 	}
-	if diff := cmp.Diff(want, s, cmpopts.IgnoreUnexported(Service{})); diff != "" {
+	if diff := cmp.Diff(want, s, cmpopts.IgnoreUnexported(Service{}, TLS{})); diff != "" {
 		t.Errorf("service (-want +got):\n%s", diff)
 	}
 	if got := len(s.Rules()); got != 2 {

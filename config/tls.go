@@ -41,7 +41,16 @@ type TLS struct {
 	// is a secret: redacted in every form and scrubbed from the
 	// environment.
 	ClientKeyEnv string `yaml:"client_key_env"`
+
+	// caCerts are CAFile's certificates as validation read them, so that
+	// start-up reads and parses the file once (see [TLS.CACerts]).
+	caCerts []*x509.Certificate
 }
+
+// CACerts returns the certificates of CAFile as validation read them, or
+// nil for a block that was not validated (built in code), whose file the
+// caller reads with [ReadCAFile].
+func (t TLS) CACerts() []*x509.Certificate { return t.caCerts }
 
 // IsZero reports whether the block sets nothing, so the service uses the
 // system roots and no client certificate.
@@ -56,11 +65,11 @@ func (t TLS) HasClientCert() bool { return t.ClientCertEnv != "" && t.ClientKeyE
 // validate checks t for a service at baseURL whose services file is in dir
 // ("" for the zero-config service: relative to the working directory) and
 // whose auth reads the variables authReads reports, and returns the key
-// at fault. It reads ca_file once so that a typo, a key
-// file given by mistake or an empty bundle stops start-up with the line,
-// not the first call; package credentials reads it again to build the
-// pool. Errors name the path, which is the operator's, and never quote the
-// file.
+// at fault. It reads ca_file so that a typo, a key file given by mistake
+// or an empty bundle stops start-up with the line, not the first call,
+// and keeps its certificates for package credentials to build the pool
+// from. Errors name the path, which is the operator's, and never quote
+// the file.
 func (t *TLS) validate(dir, baseURL string, authReads func(string) bool) (string, error) {
 	if t.IsZero() {
 		return "", nil
@@ -104,20 +113,22 @@ func (t *TLS) validate(dir, baseURL string, authReads func(string) bool) (string
 		}
 	}
 	t.CAFile = p
-	if _, err := ReadCAFile(p); err != nil {
+	certs, err := ReadCAFile(p)
+	if err != nil {
 		return "ca_file", fmt.Errorf("tls ca_file: %w", err)
 	}
+	t.caCerts = certs
 	return "", nil
 }
 
 // ReadCAFile reads the PEM bundle at path and returns its certificates,
-// DER-encoded, in order. It refuses a file that is not a regular file,
+// parsed, in order. It refuses a file that is not a regular file,
 // one over 4 MiB, one without a certificate, one with a block that is not
 // a certificate that parses, and above all one holding a private key: a
 // CA bundle is public, so such a file is the wrong one, and its key would
 // be read without being treated as a secret. Errors name the path and the
 // block's number, never its bytes.
-func ReadCAFile(path string) ([][]byte, error) {
+func ReadCAFile(path string) ([]*x509.Certificate, error) {
 	data, err := yamljson.ReadFile(path, maxCAFileBytes)
 	var pe *os.PathError
 	if errors.As(err, &pe) {
@@ -126,7 +137,7 @@ func ReadCAFile(path string) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; ca_file must name a PEM file of CA certificates", err)
 	}
-	var ders [][]byte
+	var certs []*x509.Certificate
 	for n := 1; ; n++ {
 		var b *pem.Block
 		b, data = pem.Decode(data)
@@ -139,15 +150,16 @@ func ReadCAFile(path string) ([][]byte, error) {
 		case b.Type != "CERTIFICATE":
 			return nil, fmt.Errorf("%s: PEM block %d is a %s, not a CERTIFICATE; ca_file holds CA certificates only", path, n, typeName(b.Type))
 		}
-		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
 			return nil, fmt.Errorf("%s: PEM block %d is not a certificate that parses; check the file", path, n)
 		}
-		ders = append(ders, b.Bytes)
+		certs = append(certs, cert)
 	}
-	if len(ders) == 0 {
+	if len(certs) == 0 {
 		return nil, fmt.Errorf("%s holds no PEM certificate (-----BEGIN CERTIFICATE-----); ca_file must be the CA bundle in PEM form (convert DER with: openssl x509 -inform der -in ca.der -out ca.pem)", path)
 	}
-	return ders, nil
+	return certs, nil
 }
 
 // typeName returns a PEM block's type for a message when it is a plain

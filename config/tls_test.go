@@ -96,6 +96,15 @@ func TestTLSBlock(t *testing.T) {
 			if got := s.TLS.CAFile; got != want {
 				t.Errorf("CAFile = %q, want %q", got, want)
 			}
+			// Validation keeps what it read, so start-up reads the
+			// file once: the one test CA, or nothing without ca_file.
+			wantCerts := 0
+			if tc.ca != "" {
+				wantCerts = 1
+			}
+			if got := s.TLS.CACerts(); len(got) != wantCerts || wantCerts == 1 && got[0].Subject.CommonName != "config test CA" {
+				t.Errorf("CACerts() = %d certificates, want %d (the test CA)", len(got), wantCerts)
+			}
 		})
 	}
 }

@@ -112,9 +112,13 @@ func loadTLS(env *Env, svc config.Service, now time.Time) (*clientTLS, []string,
 	c := &clientTLS{service: svc.Name, caFile: t.CAFile, conf: &tls.Config{MinVersion: tls.VersionTLS12}}
 	var warnings []string
 	if t.CAFile != "" {
-		ders, err := config.ReadCAFile(t.CAFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%v (%s)", err, where)
+		certs := t.CACerts()
+		if certs == nil {
+			// A block that config did not validate (built in code).
+			var err error
+			if certs, err = config.ReadCAFile(t.CAFile); err != nil {
+				return nil, nil, fmt.Errorf("%v (%s)", err, where)
+			}
 		}
 		// A copy of the system pool: adding to it changes no other pool.
 		pool, err := x509.SystemCertPool()
@@ -122,11 +126,7 @@ func loadTLS(env *Env, svc config.Service, now time.Time) (*clientTLS, []string,
 			warnings = append(warnings, fmt.Sprintf("this system's CA roots could not be read, so service %q trusts only the CAs of tls.ca_file", svc.Name))
 			pool = x509.NewCertPool()
 		}
-		for _, der := range ders {
-			cert, err := x509.ParseCertificate(der)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s changed while keyveil read it; run keyveil again (%s)", t.CAFile, where)
-			}
+		for _, cert := range certs {
 			pool.AddCert(cert)
 		}
 		c.conf.RootCAs = pool
