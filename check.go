@@ -193,16 +193,6 @@ func credentialLines(cfg *config.Config, creds []credentials.Credential) [][]str
 	return rows
 }
 
-// signs reports whether a part of auth signs the request (aws_sigv4).
-func signs(auth config.AuthList) bool {
-	for _, a := range auth {
-		if sc, ok := scheme.Lookup(strings.ToLower(a.Type)); ok && scheme.Signs(sc) {
-			return true
-		}
-	}
-	return false
-}
-
 // authNamed reports whether every part of auth names its variables well
 // enough for credentials.Load to look them up: its type is known and it
 // validates.
@@ -364,7 +354,7 @@ func ping(ctx context.Context, client *http.Client, s config.Service) (bool, str
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		if signs(s.Auth) {
+		if s.Auth.Signs() {
 			// A signature for the wrong region or signing name is refused
 			// just like a wrong key, and is the likelier mistake.
 			return false, fmt.Sprintf("FAILED: HTTP %d in %s: the service refused the signed request; check the keys, and that region and service (the signing name, such as execute-api) are the API's", resp.StatusCode, took)

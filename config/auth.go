@@ -159,6 +159,14 @@ func (l AuthList) Describe() string {
 	return strings.Join(parts, " + ")
 }
 
+// Signs reports whether a part signs the request (aws_sigv4), so that a
+// refusal can be explained by the signature's scope as well as its keys.
+func (l AuthList) Signs() bool {
+	signs := false
+	l.each(func(_ *Auth, sc scheme.Scheme) { signs = signs || scheme.Signs(sc) })
+	return signs
+}
+
 // None reports whether the service sends no credential (auth none).
 func (l AuthList) None() bool {
 	return len(l) == 1 && strings.EqualFold(l[0].Type, AuthNone)
